@@ -1,0 +1,1 @@
+"""Pure analytics over warehouse tables (fragmentation, placement, recommendation rules)."""

@@ -1,0 +1,1 @@
+"""Deterministic simulated GPU fleet: the embedded demo data source."""

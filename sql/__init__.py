@@ -1,0 +1,1 @@
+"""SQL shipped with the package: `migrations/` (versioned schema) and `models/` (the build)."""
