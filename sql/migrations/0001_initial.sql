@@ -200,7 +200,6 @@ create table job_costs (
     namespace            varchar   not null,
     job                  varchar   not null,
     team                 varchar,
-    owner_kind           varchar,
     gpu_model            varchar,            -- most used model (ties: alphabetical)
     first_seen_at        timestamp not null,
     last_seen_at         timestamp not null, -- end of the last step held

@@ -1,0 +1,231 @@
+"""The `gpucost` command. Builds the settings once and passes them down.
+
+Exit codes: 0 ok, 1 failure (one-line cause on stderr), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+from gpucost import __version__
+from gpucost.errors import GpucostError
+from gpucost.settings import Settings, load_settings
+
+
+def _timestamp(text: str) -> datetime:
+    """ISO 8601 date or date-time; offsets are converted to naive UTC."""
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {value}")
+    return value
+
+
+def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    default = argparse.SUPPRESS if suppress else None
+    parser.add_argument("--db", type=Path, default=default,
+                        help="warehouse file (env GPUCOST_DB; default gpucost.duckdb)")
+    parser.add_argument("--config", type=Path, default=default,
+                        help="settings file (env GPUCOST_CONFIG; default ./gpucost.toml if present)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gpucost",
+        description="What your Kubernetes GPUs cost, which sit idle or stranded, and what to change.")
+    parser.add_argument("--version", action="version", version=f"gpucost {__version__}")
+    _global_options(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="simulate a GPU fleet, build the marts and serve the dashboard")
+    _global_options(demo, suppress=True)
+    demo.add_argument("--gpus", type=_positive_int, default=64, help="GPUs in the fleet (8..10000, default 64)")
+    demo.add_argument("--days", type=_positive_float, default=7.0, help="days simulated (default 7)")
+    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    demo.add_argument("--no-serve", action="store_true", help="build and print a summary, do not serve")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=_positive_int, default=8050)
+
+    build = sub.add_parser("build", help="turn raw tables into the public marts (incremental)")
+    _global_options(build, suppress=True)
+    build.add_argument("--start", type=_timestamp, help="window start (UTC; widened to whole days)")
+    build.add_argument("--end", type=_timestamp, help="window end, exclusive")
+
+    query = sub.add_parser("query", help="run read-only SQL against the warehouse")
+    _global_options(query, suppress=True)
+    query.add_argument("sql", help="SQL text, e.g. \"select * from job_costs limit 5\"")
+    query.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+    serve = sub.add_parser("serve", help="serve the web dashboard")
+    _global_options(serve, suppress=True)
+    serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=_positive_int, default=8050)
+    return parser
+
+
+def _progress(label: str):
+    interactive = sys.stderr.isatty()
+
+    def report(done: int, total: int) -> None:
+        if interactive or done == total:
+            end = "\n" if done == total else "\r"
+            print(f"{label}: {done}/{total} days", end=end, file=sys.stderr, flush=True)
+    return report
+
+
+def _build(settings: Settings, start: datetime | None, end: datetime | None) -> None:
+    from gpucost.build import build
+    from gpucost.ingest.loads import Window
+    from gpucost.warehouse import open_warehouse
+
+    if (start is None) != (end is None):
+        raise GpucostError("give both --start and --end, or neither")
+    window = Window(start, end) if start else None
+    with open_warehouse(settings) as con:
+        summary = build(con, settings, window, progress=_progress("build"))
+    if summary.window is None:
+        print("nothing to build: no loads since the last build")
+        return
+    rows = ", ".join(f"{name} {count:,}" for name, count in summary.rows.items())
+    print(f"built {summary.window.start:%Y-%m-%d}..{summary.window.end:%Y-%m-%d} "
+          f"({summary.days} days) in {summary.seconds:.1f} s: {rows}")
+
+
+def _demo(settings: Settings, args: argparse.Namespace) -> None:
+    from gpucost.build import build
+    from gpucost.ingest.simulate import SimConfig, simulate_to_warehouse
+    from gpucost.warehouse import open_warehouse
+
+    if not 8 <= args.gpus <= 10_000:
+        raise GpucostError(f"--gpus must be between 8 and 10000, got {args.gpus}")
+    cfg = SimConfig(gpus=args.gpus, days=args.days, seed=args.seed,
+                    step_seconds=settings.step_seconds, cluster="demo")
+    with open_warehouse(settings, create=True) as con:
+        sim = simulate_to_warehouse(con, cfg, progress=_progress("simulate"))
+        print(f"simulated {sim.gpus} GPUs on {sim.nodes} nodes, {sim.pods} pods, "
+              f"{sim.dcgm_rows:,} DCGM samples into {settings.db}")
+        build(con, settings, progress=_progress("build"))
+        print(_summary(con))
+    if not args.no_serve:
+        _serve(settings, args.host, args.port)
+
+
+def _summary(con) -> str:
+    from gpucost.dashboard.queries import headline, cost_by_team
+
+    h = headline(con)
+    lines = [f"window        {h['window_start']:%Y-%m-%d %H:%M} .. {h['window_end']:%Y-%m-%d %H:%M} UTC",
+             f"GPU spend     ${h['cost_usd']:,.2f}",
+             f"GPU-hours     {h['gpu_hours']:,.1f}",
+             f"utilisation   {h['util_pct']:.1f} % of allocated GPU time"]
+    for state, cost in h["cost_by_state"].items():
+        lines.append(f"  {state:<15} ${cost:>14,.2f}  {cost / h['cost_usd'] * 100 if h['cost_usd'] else 0:5.1f} %")
+    teams = cost_by_team(con)
+    lines.append("cost by team")
+    for row in teams.itertuples():
+        lines.append(f"  {row.team:<15} ${row.cost_usd:>14,.2f}  (idle ${row.idle_cost_usd:,.2f})")
+    return "\n".join(lines)
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    from gpucost.dashboard.app import serve
+    from gpucost.warehouse import open_warehouse
+
+    with open_warehouse(settings, read_only=True):
+        pass  # refuse to start on a missing or foreign warehouse
+    print(f"serving http://{host}:{port}/ (Ctrl-C to stop)", file=sys.stderr)
+    serve(settings, host=host, port=port)
+
+
+def _query(settings: Settings, sql: str, fmt: str) -> None:
+    import duckdb
+
+    from gpucost.warehouse import open_warehouse
+
+    with open_warehouse(settings, read_only=True) as con:
+        try:
+            cursor = con.execute(sql)
+        except duckdb.Error as exc:
+            raise GpucostError(f"query failed: {str(exc).splitlines()[0]}") from None
+        if cursor.description is None:
+            return
+        names = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+    sys.stdout.write(format_rows(names, rows, fmt))
+
+
+def _cell(value: object) -> object:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return value
+
+
+def format_rows(names: Sequence[str], rows: Sequence[Sequence[object]], fmt: str) -> str:
+    """Render query results as an aligned text table, CSV or a JSON array of objects."""
+    if fmt == "json":
+        return json.dumps([dict(zip(names, map(_cell, r))) for r in rows], default=str) + "\n"
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(names)
+        writer.writerows([["" if v is None else _cell(v) for v in r] for r in rows])
+        return out.getvalue()
+    text = [[str(n) for n in names]] + [["" if v is None else str(_cell(v)) for v in r] for r in rows]
+    widths = [max(len(r[i]) for r in text) for i in range(len(names))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in text]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines) + f"\n({len(rows)} rows)\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config, db=args.db)
+        if args.command == "demo":
+            _demo(settings, args)
+        elif args.command == "build":
+            _build(settings, args.start, args.end)
+        elif args.command == "query":
+            _query(settings, args.sql, args.format)
+        elif args.command == "serve":
+            _serve(settings, args.host, args.port)
+    except GpucostError as exc:
+        print(f"gpucost: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("gpucost: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

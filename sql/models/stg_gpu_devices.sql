@@ -1,0 +1,84 @@
+-- materialize: temp
+-- GPU devices per node interval: whole GPUs and MIG instances, each with the fraction of its
+-- physical GPU it stands for. A MIG instance's fraction is its compute slices (the N of
+-- 'Ng.Mgb') over the slices of all instances on that GPU, so a GPU's devices sum to 1.
+-- Physical GPUs a node reports (gpu_count) but no collector saw get a synthetic device
+-- '<node>/gpu<i>' so their cost is never lost: with no telemetry they are no_data.
+with
+
+nodes as (
+    select * from stg_nodes
+),
+
+raw_devices as (
+    select * from raw_gpu_devices
+    where valid_from < $window_end and valid_to > $window_start
+),
+
+seen as (
+    select
+        d.cluster,
+        d.node,
+        greatest(d.valid_from, n.valid_from) as valid_from,
+        least(d.valid_to, n.valid_to) as valid_to,
+        d.device_id,
+        d.gpu_index,
+        d.gpu_uuid,
+        coalesce(d.gpu_model, n.gpu_model) as gpu_model,
+        d.mig_instance_id,
+        d.mig_profile,
+        d.mem_total_bytes,
+        coalesce(try_cast(regexp_extract(d.mig_profile, '^(\d+)g\.', 1) as integer), 1) as compute_slices
+    from raw_devices as d
+    join nodes as n
+        on n.cluster = d.cluster and n.node = d.node
+        and d.valid_from < n.valid_to and d.valid_to > n.valid_from
+        and d.gpu_index < n.gpu_count
+),
+
+seen_deduped as (
+    select distinct on (cluster, node, device_id, valid_from) *
+    from seen
+    order by cluster, node, device_id, valid_from, valid_to desc
+),
+
+node_gpu_indexes as (
+    select n.*, unnest(range(n.gpu_count)) as gpu_index
+    from nodes as n
+),
+
+unseen as (
+    select
+        i.cluster,
+        i.node,
+        i.valid_from,
+        i.valid_to,
+        i.node || '/gpu' || i.gpu_index as device_id,
+        i.gpu_index,
+        i.node || '/gpu' || i.gpu_index as gpu_uuid,
+        i.gpu_model,
+        null::integer as mig_instance_id,
+        null::varchar as mig_profile,
+        null::bigint as mem_total_bytes,
+        1 as compute_slices
+    from node_gpu_indexes as i
+    anti join seen_deduped as s
+        on s.cluster = i.cluster and s.node = i.node and s.gpu_index = i.gpu_index
+),
+
+devices as (
+    select * from seen_deduped
+    union all
+    select * from unseen
+),
+
+final as (
+    select
+        *,
+        compute_slices / sum(compute_slices) over (
+            partition by cluster, node, gpu_uuid, valid_from
+        ) as gpu_fraction
+    from devices
+)
+
+select * from final
