@@ -98,9 +98,9 @@ class RawLoad:
                 self.con.execute(f"insert into {table} by name select *, ? as source from _gpucost_batch",
                                  [self.source])
             except duckdb.ConstraintException as exc:
+                # the transaction is aborted now; __exit__ rolls it back
                 raise GpucostError(f"{table} from {self.source}: {str(exc).splitlines()[0]}") from None
-            finally:
-                self.con.unregister("_gpucost_batch")
+            self.con.unregister("_gpucost_batch")
         self.rows[table] += data.num_rows
         return data.num_rows
 
