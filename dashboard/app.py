@@ -59,6 +59,8 @@ def create_app(settings: Settings) -> dash.Dash:
     server = app.server
     server.config[SETTINGS_KEY] = settings
     app.layout = _shell
+    app.index_string = app.index_string.replace(
+        "{%css%}", "{%css%}<style>body { margin: 0; background: #f5f7fa; }</style>")
 
     @server.route("/healthz")
     def healthz():  # noqa: ANN202 - Flask view

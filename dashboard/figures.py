@@ -80,10 +80,11 @@ def spend_by_state_over_time(df: pd.DataFrame, bucket: str = "hour") -> go.Figur
             marker_color=STATE_COLOURS[state], marker_line_width=0,
             hovertemplate="%{x|%Y-%m-%d %H:%M} UTC<br>%{fullData.name}: $%{y:,.2f}<extra></extra>",
         ))
+    top = float(wide.sum(axis=1).max())
     fig.update_layout(barmode="stack", bargap=0.1)
     fig.update_xaxes(title_text=f"Time (UTC, per {BUCKET_LABELS[bucket]})")
     fig.update_yaxes(title_text=f"Cost (USD per {BUCKET_LABELS[bucket]})", tickprefix="$",
-                     tickformat=",.0f", rangemode="tozero")
+                     tickformat=",.0f", range=[0, top * 1.08 if top > 0 else 1])
     return fig
 
 
@@ -97,6 +98,9 @@ def cost_by_team(df: pd.DataFrame, max_teams: int = 15) -> go.Figure:
     """
     fig = go.Figure()
     _base_layout(fig, "Allocated GPU cost by team", height=300)
+    fig.update_layout(title_subtitle_text="Active and allocated-idle cost of the teams' jobs; "
+                                          "unallocated GPUs belong to no team",
+                      title_subtitle_font=dict(size=12, color="#52606d"), margin_t=80)
     if df.empty:
         return _empty(fig, "No jobs in this window")
     teams = (df[["team", "cost_usd", "idle_cost_usd"]]
@@ -119,7 +123,7 @@ def cost_by_team(df: pd.DataFrame, max_teams: int = 15) -> go.Figure:
         ))
     fig.update_layout(barmode="stack", bargap=0.25, height=140 + 32 * len(teams))
     fig.update_xaxes(title_text="Cost (USD)", tickprefix="$", tickformat=",.0f", rangemode="tozero")
-    fig.update_yaxes(title_text=None, automargin=True, type="category")
+    fig.update_yaxes(title_text=None, automargin=True, type="category", ticksuffix="  ")
     return fig
 
 

@@ -140,19 +140,21 @@ def _demo(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _summary(con) -> str:
-    from gpucost.dashboard.queries import headline, cost_by_team
+    from gpucost.dashboard.queries import cost_by_state, cost_by_team, headline
 
-    h = headline(con)
-    lines = [f"window        {h['window_start']:%Y-%m-%d %H:%M} .. {h['window_end']:%Y-%m-%d %H:%M} UTC",
-             f"GPU spend     ${h['cost_usd']:,.2f}",
+    h = headline(con).iloc[0]
+    if not h["gpu_usage_rows"]:
+        return "no GPU usage in the warehouse yet"
+    lines = [f"window        {h['first_ts']:%Y-%m-%d %H:%M} .. {h['last_ts']:%Y-%m-%d %H:%M} UTC (step starts)",
+             f"GPU spend     ${h['spend_usd']:,.2f}",
              f"GPU-hours     {h['gpu_hours']:,.1f}",
-             f"utilisation   {h['util_pct']:.1f} % of allocated GPU time"]
-    for state, cost in h["cost_by_state"].items():
-        lines.append(f"  {state:<15} ${cost:>14,.2f}  {cost / h['cost_usd'] * 100 if h['cost_usd'] else 0:5.1f} %")
-    teams = cost_by_team(con)
-    lines.append("cost by team")
-    for row in teams.itertuples():
-        lines.append(f"  {row.team:<15} ${row.cost_usd:>14,.2f}  (idle ${row.idle_cost_usd:,.2f})")
+             f"utilisation   {h['util_pct']:.1f} % of allocated, observed GPU time",
+             "spend by GPU state"]
+    for row in cost_by_state(con).itertuples():
+        lines.append(f"  {row.state:<15} ${row.cost_usd:>13,.2f}  {row.share * 100:5.1f} %")
+    lines.append("cost by team (idle part in brackets)")
+    for row in cost_by_team(con).itertuples():
+        lines.append(f"  {row.team:<15} ${row.cost_usd:>13,.2f}  (${row.idle_cost_usd:,.2f})")
     return "\n".join(lines)
 
 

@@ -311,7 +311,7 @@ def test_overview_page_in_a_browser(world, browser):
         page, problems = _open(browser, srv.url + "/")
         try:
             page.wait_for_function(
-                "document.querySelectorAll('.js-plotly-plot .plot .trace').length > 0", timeout=15000)
+                "[...document.querySelectorAll('.js-plotly-plot')].filter(g => (g.data || []).length).length == 2", timeout=15000)
             page.wait_for_timeout(300)  # let the last relayout settle before the screenshot
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "dashboard-overview.png"), full_page=True)
@@ -338,13 +338,18 @@ def test_overview_page_in_a_browser(world, browser):
             page.close()
 
 
-def test_overview_page_on_an_empty_warehouse(empty_world, browser):
-    with _Server(empty_world) as srv:
+@pytest.mark.parametrize("case, expected", [
+    ("empty", "no GPU usage yet"),
+    ("missing", "Cannot read the warehouse: warehouse not found"),
+])
+def test_overview_page_without_data_shows_why(case, expected, empty_world, tmp_path, browser):
+    settings = empty_world if case == "empty" else Settings(db=tmp_path / "absent.duckdb")
+    with _Server(settings) as srv:
         page, problems = _open(browser, srv.url + "/")
         try:
             page.wait_for_selector("#overview-message", state="visible", timeout=15000)
-            assert "no GPU usage yet" in page.inner_text("#overview-message")
-            assert not page.is_visible("#overview-figures")
+            assert expected in page.inner_text("#overview-message")
+            assert page.locator(".js-plotly-plot").count() == 0
             assert page.locator("#card-spend").count() == 0
             assert problems == []
         finally:

@@ -30,7 +30,7 @@ PANEL_STYLE = {"background": "white", "borderRadius": "8px", "padding": "8px 12p
 MESSAGE_STYLE = {"background": "#fff8e1", "border": "1px solid #f0c36d", "borderRadius": "8px",
                  "padding": "12px 16px", "marginTop": "16px"}
 HIDDEN = {"display": "none"}
-GRAPH_CONFIG = {"displaylogo": False, "responsive": True}
+GRAPH_CONFIG = {"displaylogo": False}
 
 
 def _card(card_id: str, label: str, value: str, note: str) -> html.Div:
@@ -43,6 +43,10 @@ def _card(card_id: str, label: str, value: str, note: str) -> html.Div:
     ], id=card_id, className="headline-card", style=CARD_STYLE)
 
 
+def _graph(graph_id: str, figure) -> html.Div:
+    return html.Div(dcc.Graph(id=graph_id, figure=figure, config=GRAPH_CONFIG), style=PANEL_STYLE)
+
+
 def layout(**_query) -> html.Div:
     return html.Div([
         dcc.Location(id="overview-url", refresh=False),
@@ -53,21 +57,21 @@ def layout(**_query) -> html.Div:
                              style={"display": "flex", "flexWrap": "wrap", "gap": "16px",
                                     "marginTop": "16px"}),
                     type="dot"),
-        html.Div([
-            html.Div(dcc.Graph(id="overview-spend-by-state", config=GRAPH_CONFIG), style=PANEL_STYLE),
-            html.Div(dcc.Graph(id="overview-cost-by-team", config=GRAPH_CONFIG), style=PANEL_STYLE),
-        ], id="overview-figures", style=HIDDEN),
+        # Graphs are created by the callback, once there is data: a graph drawn inside a
+        # hidden container would be laid out at zero width.
+        html.Div(id="overview-figures"),
     ], style=CONTENT_STYLE)
 
 
-def _cards(head) -> list[html.Div]:
+def _cards(head, by_state) -> list[html.Div]:
     row = head.iloc[0]
-    allocated = row["active_usd"] + row["allocated_idle_usd"]
+    hours = by_state.set_index("state")["gpu_hours"]
+    allocated = float(hours.get("active", 0.0) + hours.get("allocated_idle", 0.0))
     return [
         _card("card-spend", "Spend (USD)", fmt.usd(row["spend_usd"]),
               f"{fmt.usd(row['no_data_usd'])} of it without telemetry"),
         _card("card-gpu-hours", "GPU-hours", fmt.gpu_hours(row["gpu_hours"]),
-              f"{fmt.usd(allocated)} allocated to workloads"),
+              f"{fmt.gpu_hours(allocated)} allocated to workloads"),
         _card("card-utilisation", "Utilisation (%)", fmt.pct(row["util_pct"]),
               "GPU-hour-weighted, allocated GPUs"),
         _card("card-idle", "Idle + unallocated (USD)", fmt.usd(row["idle_unallocated_usd"]),
@@ -83,9 +87,7 @@ def _cards(head) -> list[html.Div]:
     Output("overview-message", "children"),
     Output("overview-message", "style"),
     Output("overview-cards", "children"),
-    Output("overview-spend-by-state", "figure"),
-    Output("overview-cost-by-team", "figure"),
-    Output("overview-figures", "style"),
+    Output("overview-figures", "children"),
     Input("overview-url", "pathname"),
 )
 def load(_pathname):
@@ -96,16 +98,15 @@ def load(_pathname):
         data = load_overview(settings)
     except GpucostError as exc:
         return ("Warehouse unavailable", f"Cannot read the warehouse: {exc}", MESSAGE_STYLE,
-                [], {}, {}, HIDDEN)
+                [], [])
     if data.empty:
-        return (f"Warehouse: {settings.db}", EMPTY_MESSAGE, MESSAGE_STYLE, [], {}, {}, HIDDEN)
+        return (f"Warehouse: {settings.db}", EMPTY_MESSAGE, MESSAGE_STYLE, [], [])
     head = data.headline
     window = fmt.window(head["first_ts"].iloc[0], head["last_ts"].iloc[0], settings.step_seconds)
     return (
         f"Data window: {window} · warehouse {settings.db}",
         None, HIDDEN,
-        _cards(head),
-        figures.spend_by_state_over_time(data.over_time, data.bucket),
-        figures.cost_by_team(data.by_team),
-        {},
+        _cards(head, data.by_state),
+        [_graph("overview-spend-by-state", figures.spend_by_state_over_time(data.over_time, data.bucket)),
+         _graph("overview-cost-by-team", figures.cost_by_team(data.by_team))],
     )
