@@ -27,9 +27,10 @@ from gpucost.settings import Settings
 
 def _expand(frame: pd.DataFrame, start: str, end: str, step: pd.Timedelta) -> pd.DataFrame:
     """One row per step for every [start, end) interval (steps aligned to the step)."""
+    frame = frame.reset_index(drop=True)
     first = frame[start].dt.floor(step)
     counts = ((frame[end] - first + step - pd.Timedelta(microseconds=1)) // step).astype(np.int64).clip(lower=0)
-    out = frame.loc[frame.index.repeat(counts)].reset_index(drop=True)
+    out = frame.iloc[np.repeat(np.arange(len(frame)), counts.to_numpy())].reset_index(drop=True)
     offsets = np.arange(len(out)) - np.repeat(np.cumsum(counts.to_numpy()) - counts.to_numpy(), counts.to_numpy())
     out["ts"] = first.repeat(counts).to_numpy() + offsets * step.to_timedelta64()
     return out

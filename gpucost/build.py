@@ -6,6 +6,8 @@ Each model is one file whose first line declares how it is materialised:
   intermediate models);
 - ``-- materialize: incremental(<column>)``: a public table whose rows with <column> in the
   chunk are deleted and re-inserted;
+- ``-- materialize: merge(<key>)``: a dimension table; rows with a new key are added
+  (keys hash all attributes, so an existing row never needs to change);
 - ``-- materialize: replace``: a public table recomputed whole after all chunks.
 
 Models run in dependency order (a model depends on the models whose names it mentions).
@@ -38,8 +40,8 @@ DAY = timedelta(days=1)
 @dataclass(frozen=True)
 class Model:
     name: str
-    materialize: str          # 'temp' | 'incremental' | 'replace'
-    key: str | None           # incremental key column
+    materialize: str          # 'temp' | 'incremental' | 'merge' | 'replace'
+    key: str | None           # incremental or merge key column
     sql: str
     deps: frozenset[str] = field(default_factory=frozenset)
 
@@ -56,7 +58,7 @@ def load_models() -> list[Model]:
             texts[entry.name[:-4]] = entry.read_text()
     models = {}
     for name, sql in texts.items():
-        m = re.match(r"--\s*materialize:\s*(temp|replace|incremental\((\w+)\))\s*\n", sql)
+        m = re.match(r"--\s*materialize:\s*(temp|replace|(?:incremental|merge)\((\w+)\))\s*\n", sql)
         if not m:
             raise GpucostError(f"sql/models/{name}.sql: first line must be '-- materialize: ...'")
         kind = m.group(1).split("(")[0]
@@ -145,6 +147,19 @@ def _check_priced(con: duckdb.DuckDBPyConnection, day: datetime) -> None:
                            "set [prices.overrides] in gpucost.toml or collect prices")
 
 
+def _check_identity(con: duckdb.DuckDBPyConnection, chunk: Window) -> None:
+    """The day's device rows must add up to its nodes' GPU cost (DESIGN's identity)."""
+    devices, nodes = map(float, con.execute("""
+        select (select coalesce(sum(cost_usd::decimal(24, 15)), 0) from gpu_usage_steps
+                where ts >= $s and ts < $e),
+               (select coalesce(sum(gpu_cost_usd), 0) from int_node_steps)""",
+                                 {"s": chunk.start, "e": chunk.end}).fetchone())
+    if abs(devices - nodes) > max(1, abs(nodes)) * 1e-9:
+        raise GpucostError(f"accounting identity broken on {chunk.start:%Y-%m-%d}: GPU rows cost "
+                           f"{devices:.6f} USD, nodes' GPU share {nodes:.6f} USD "
+                           "(duplicate device or telemetry rows in a source?)")
+
+
 def build(con: duckdb.DuckDBPyConnection, settings: Settings, window: Window | None = None,
           progress: Callable[[int, int], None] | None = None) -> BuildSummary:
     """Rebuild the marts for ``window`` (default: what loads changed since the last build).
@@ -158,7 +173,7 @@ def build(con: duckdb.DuckDBPyConnection, settings: Settings, window: Window | N
         return BuildSummary(None, 0, {}, time.perf_counter() - started)
     loads_through = con.execute("select max(loaded_at) from loads").fetchone()[0]
     days = int((window.end - window.start) / DAY)
-    rows = {m.name: 0 for m in models if m.materialize != "temp"}
+    rows = {m.name: 0 for m in models if m.materialize in ("incremental", "replace")}
     con.execute("begin transaction")
     try:
         _register_reference(con, settings)
@@ -170,6 +185,8 @@ def build(con: duckdb.DuckDBPyConnection, settings: Settings, window: Window | N
                     con.execute(f"create or replace temp table {model.name} as {model.sql}", _bind(model, params))
                     if model.name == "int_node_steps":
                         _check_priced(con, chunk.start)
+                elif model.materialize == "merge":
+                    con.execute(f"insert or ignore into {model.name} by name {model.sql}", _bind(model, params))
                 elif model.materialize == "incremental":
                     con.execute(f"delete from {model.name} where {model.key} >= $window_start "
                                 f"and {model.key} < $window_end",
@@ -178,6 +195,7 @@ def build(con: duckdb.DuckDBPyConnection, settings: Settings, window: Window | N
                     rows[model.name] += con.execute(
                         f"select count(*) from {model.name} where {model.key} >= $s and {model.key} < $e",
                         {"s": chunk.start, "e": chunk.end}).fetchone()[0]
+            _check_identity(con, chunk)
             if progress:
                 progress(i + 1, days)
         params = _parameters(settings, window)

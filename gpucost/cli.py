@@ -85,6 +85,36 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("sql", help="SQL text, e.g. \"select * from job_costs limit 5\"")
     query.add_argument("--format", choices=("table", "csv", "json"), default="table")
 
+    collect = sub.add_parser("collect", help="load data from a source into the warehouse")
+    what = collect.add_subparsers(dest="source", required=True, metavar="SOURCE")
+    prices = what.add_parser("prices", help="AWS spot price history and on-demand list prices (boto3)")
+    _global_options(prices, suppress=True)
+    prices.add_argument("--region", action="append", help="AWS region (repeatable; default: settings region)")
+    prices.add_argument("--instance-type", action="append", dest="instance_types",
+                        help="instance type (repeatable; default: the cluster's GPU types, else the catalog's)")
+    prices.add_argument("--start", type=_timestamp, help="spot history start (default: first node seen, else 7 days ago)")
+    prices.add_argument("--end", type=_timestamp, help="spot history end, exclusive (default: now)")
+    billing = what.add_parser("billing", help="billing export: FOCUS 1.x or AWS CUR (2.0 or legacy)")
+    _global_options(billing, suppress=True)
+    billing.add_argument("path", metavar="SOURCE", help="s3://bucket/prefix, a file or a folder")
+    billing.add_argument("--format", choices=("focus", "cur"), required=True)
+    billing.add_argument("--force", action="store_true", help="re-import files already loaded unchanged")
+
+    placement = sub.add_parser("placement", help="placement what-if replays (FGD paper protocol)")
+    pwhat = placement.add_subparsers(dest="action", required=True, metavar="ACTION")
+    simulate = pwhat.add_parser("simulate", help="replay a pod list onto a node list under a policy")
+    _global_options(simulate, suppress=True)
+    simulate.add_argument("--nodes", type=Path, required=True, help="node CSV (sn,cpu_milli,memory_mib,gpu,model)")
+    simulate.add_argument("--pods", type=Path, required=True,
+                          help="pod CSV (name,cpu_milli,memory_mib,num_gpu,gpu_milli[,gpu_spec])")
+    simulate.add_argument("--policy", required=True,
+                          choices=("random", "best-fit", "dot-product", "gpu-packing", "gpu-clustering", "fgd"))
+    simulate.add_argument("--inflation", type=_positive_float, default=1.3,
+                          help="append sampled pods until requests reach this x GPU capacity (default 1.3)")
+    simulate.add_argument("--seed", type=int, default=42)
+    simulate.add_argument("--format", choices=("csv", "json"), default="csv")
+    simulate.add_argument("--out", type=Path, help="write here instead of stdout")
+
     serve = sub.add_parser("serve", help="serve the web dashboard")
     _global_options(serve, suppress=True)
     serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
@@ -168,6 +198,66 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     serve(settings, host=host, port=port)
 
 
+def _collect_prices(settings: Settings, args: argparse.Namespace) -> None:
+    from datetime import timedelta
+
+    from gpucost.ingest.catalog import catalog
+    from gpucost.ingest.prices import collect_ondemand_prices, collect_spot_prices
+    from gpucost.warehouse import open_warehouse
+
+    now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    with open_warehouse(settings, create=True) as con:
+        seen_types, first_seen = con.execute(
+            "select list(distinct instance_type order by instance_type), min(valid_from) from raw_nodes "
+            "where instance_type is not null and gpu_count > 0").fetchone()
+        types = args.instance_types or seen_types or sorted(
+            t for t, it in catalog().items() if it.accelerator == "gpu")
+        start = args.start or first_seen or now - timedelta(days=7)
+        end = args.end or now
+        for region in args.region or [settings.region]:
+            spot = collect_spot_prices(con, region=region, instance_types=types, start=start, end=end)
+            listed = collect_ondemand_prices(con, region=region, instance_types=types, as_of=now)
+            print(f"{region}: {spot:,} spot prices ({start:%Y-%m-%d %H:%M}..{end:%Y-%m-%d %H:%M}), "
+                  f"{listed:,} on-demand prices for {len(types)} instance types")
+
+
+def _collect_billing(settings: Settings, args: argparse.Namespace) -> None:
+    from gpucost.ingest.billing import import_billing
+    from gpucost.warehouse import open_warehouse
+
+    with open_warehouse(settings, create=True) as con:
+        summary = import_billing(con, args.path, args.format, force=args.force)
+    print(f"{summary.files_loaded} files loaded ({summary.rows_loaded:,} line items), "
+          f"{summary.files_skipped} unchanged and skipped")
+
+
+def _placement(args: argparse.Namespace) -> None:
+    from gpucost.analytics.placement import COLUMNS, simulate
+    from gpucost.ingest.alibaba import read_nodes, read_pods
+
+    try:
+        result = simulate(read_nodes(args.nodes), read_pods(args.pods), args.policy,
+                          inflation=args.inflation, seed=args.seed)
+    except ValueError as exc:
+        raise GpucostError(f"placement simulate: {exc}") from None
+    rows = [tuple(r.as_dict()[c] for c in COLUMNS) for r in result.rows]
+    text = format_rows(COLUMNS, rows, args.format)
+    if args.out:
+        args.out.write_text(text)
+    else:
+        sys.stdout.write(text)
+    print(f"{args.policy}, seed {args.seed}: {result.n_placed:,} of {result.n_offered:,} pods placed, "
+          f"{result.n_skipped:,} skipped; GPU allocation at 100 % arrived workload "
+          f"{_alloc_at_100(result)}", file=sys.stderr)
+
+
+def _alloc_at_100(result) -> str:
+    try:
+        return f"{result.alloc_at(100):.1f} %"
+    except KeyError:
+        return "n/a (workload never reached 100 %)"
+
+
 def _query(settings: Settings, sql: str, fmt: str) -> None:
     import duckdb
 
@@ -218,6 +308,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             _build(settings, args.start, args.end)
         elif args.command == "query":
             _query(settings, args.sql, args.format)
+        elif args.command == "collect" and args.source == "prices":
+            _collect_prices(settings, args)
+        elif args.command == "collect" and args.source == "billing":
+            _collect_billing(settings, args)
+        elif args.command == "placement":
+            _placement(args)
         elif args.command == "serve":
             _serve(settings, args.host, args.port)
     except GpucostError as exc:

@@ -28,3 +28,30 @@ def shared_data() -> Path:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(db=tmp_path / "warehouse.duckdb")
+
+
+def insert_gpu_usage(con, columns: str, rows: list[tuple]) -> None:
+    """Write rows given in gpu_usage's public columns into its star (steps + dimensions).
+
+    ``columns``: a comma-separated subset of the view's columns naming the tuple fields.
+    """
+    names = [c.strip() for c in columns.split(",")]
+    types = dict(con.execute("select column_name, data_type from information_schema.columns "
+                             "where table_name = 'gpu_usage'").fetchall())
+    con.execute("create or replace temp table _usage (" + ", ".join(f"{n} {types[n]}" for n in types) + ")")
+    con.executemany(f"insert into _usage ({', '.join(names)}) values ({', '.join('?' * len(names))})", rows)
+    con.execute("""
+        create or replace temp table _keyed as
+        select *,
+               gpu_device_key(cluster, node, instance_type, capacity_type, gpu_uuid, gpu_index,
+                              coalesce(device_id, gpu_uuid), gpu_model, mig_profile, null) as device_key,
+               case when pod is not null then gpu_pod_key(cluster, namespace, pod, job, team) end as pod_key
+        from _usage""")
+    con.execute("""insert or ignore into gpu_usage_devices
+        select distinct device_key, cluster, node, instance_type, capacity_type, gpu_uuid, gpu_index,
+               coalesce(device_id, gpu_uuid), gpu_model, mig_profile, null from _keyed""")
+    con.execute("""insert or ignore into gpu_usage_pods
+        select distinct pod_key, cluster, namespace, pod, job, team from _keyed where pod_key is not null""")
+    con.execute("""insert into gpu_usage_steps
+        select ts, device_key, pod_key, state, util_pct, mem_used_bytes, mem_total_bytes, power_w,
+               coalesce(gpu_hours, 0), cost_usd, coalesce(price_source, 'test') from _keyed""")

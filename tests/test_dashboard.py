@@ -43,6 +43,7 @@ from gpucost.dashboard import figures, queries
 from gpucost.dashboard.app import create_app
 from gpucost.settings import Settings
 from gpucost.warehouse import open_warehouse
+from conftest import insert_gpu_usage
 
 T0 = datetime(2026, 1, 5)
 H = [T0 + timedelta(hours=i) for i in range(4)]
@@ -103,7 +104,7 @@ def _insert(con, table: str, columns: str, rows: list[tuple]) -> None:
 def world(tmp_path_factory) -> Settings:
     settings = Settings(db=tmp_path_factory.mktemp("world") / "w.duckdb", step_seconds=3600)
     with open_warehouse(settings, create=True) as con:
-        _insert(con, "gpu_usage", USAGE_COLUMNS, _usage_rows())
+        insert_gpu_usage(con, USAGE_COLUMNS, _usage_rows())
         _insert(con, "job_costs", JOB_COLUMNS, JOB_ROWS)
         _insert(con, "asset_costs", ASSET_COLUMNS, ASSET_ROWS)
     return settings

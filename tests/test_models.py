@@ -138,8 +138,9 @@ def by_state(con) -> dict[str, tuple[float, float]]:
 
 def test_models_run_in_dependency_order():
     order = [m.name for m in load_models()]
-    assert order.index("stg_nodes") < order.index("int_node_steps") < order.index("gpu_usage")
-    assert order.index("gpu_usage") < order.index("job_costs")
+    assert order.index("stg_nodes") < order.index("int_node_steps") < order.index("gpu_usage_steps")
+    assert order.index("gpu_usage_steps") < order.index("int_job_daily") < order.index("job_costs")
+    assert order.index("gpu_usage_pods") < order.index("int_job_daily")
     assert order[-1] == "job_costs"
 
 
@@ -270,7 +271,14 @@ def test_incremental_build_only_rebuilds_pending_days(world_settings):
         first = build(con, world_settings)
         assert first.window == Window(h(-24), h(24))  # the day before has a spot price load
         assert build(con, world_settings).window is None  # nothing new
-        load_tables(con, "late", WINDOW, [("raw_dcgm_samples", table(dcgm("GPU-a2", "a", range(24), gpu_util=0.0)))])
+        late_node = [
+            ("raw_nodes", table([dict(cluster="c", node="c", valid_from=h(0), valid_to=h(24),
+                                      instance_type="g5.xlarge", gpu_count=1)])),
+            ("raw_gpu_devices", table([dict(cluster="c", node="c", valid_from=h(0), valid_to=h(24),
+                                            device_id="GPU-c0", gpu_index=0, gpu_uuid="GPU-c0")])),
+            ("raw_dcgm_samples", table(dcgm("GPU-c0", "c", range(24), gpu_util=0.0))),
+        ]
+        load_tables(con, "late", WINDOW, late_node)
         again = build(con, world_settings)
         assert again.window == WINDOW
-        assert by_state(con)["unallocated"][0] == pytest.approx(38 + 24 / 7)
+        assert by_state(con)["unallocated"][0] == pytest.approx(26 + 24 / 7 + 24)

@@ -137,3 +137,16 @@ def test_memory_limit_must_be_a_size(settings):
     with pytest.raises(GpucostError, match="memory_limit"):
         with open_warehouse(replace(settings, duckdb_memory_limit="3GB'; drop table x; --"), create=True):
             pass
+
+
+def test_older_warehouse_is_upgraded_by_a_writer(settings):
+    assert code_schema_version() >= 2
+    with open_warehouse(settings, create=True) as con:  # make it look like a version 1 file
+        con.execute("drop table billing_files")
+        con.execute(f"delete from {MIGRATIONS_TABLE} where version >= 2")
+    with pytest.raises(GpucostError, match="older than this gpucost"):
+        with open_warehouse(settings, read_only=True):
+            pass
+    with open_warehouse(settings) as con:
+        assert con.execute(f"select max(version) from {MIGRATIONS_TABLE}").fetchone()[0] == code_schema_version()
+        assert con.execute("select count(*) from billing_files").fetchone()[0] == 0

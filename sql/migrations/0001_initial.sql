@@ -149,10 +149,24 @@ create table raw_billing_line_items (
 
 -- Public marts (DESIGN.md "Public tables"). Costs are USD; *_gpu_hours are GPU-hours.
 
--- One row per GPU device per step. state is exactly one of
--- active | allocated_idle | unallocated | no_data.
-create table gpu_usage (
-    ts               timestamp not null,
+-- gpu_usage, one row per GPU device per step, is stored as a star: a narrow fact table
+-- (gpu_usage_steps) and two dimensions keyed by md5_number of their attributes
+-- (gpu_usage_devices: the device and its node; gpu_usage_pods: the holder), joined back by
+-- the public view gpu_usage. Writing a month of a 1,000-GPU fleet is then mostly numbers.
+create type gpu_state as enum ('active', 'allocated_idle', 'unallocated', 'no_data');
+
+create macro gpu_device_key(cluster, node, instance_type, capacity_type, gpu_uuid, gpu_index,
+                            device_id, gpu_model, mig_profile, mem_total_bytes) as
+    md5_number(concat_ws(chr(31), cluster, node, coalesce(instance_type, chr(0)),
+                         coalesce(capacity_type, chr(0)), gpu_uuid, coalesce(gpu_index::varchar, chr(0)),
+                         device_id, coalesce(gpu_model, chr(0)), coalesce(mig_profile, chr(0)),
+                         coalesce(mem_total_bytes::varchar, chr(0))));
+
+create macro gpu_pod_key(cluster, namespace, pod, job, team) as
+    md5_number(concat_ws(chr(31), cluster, namespace, pod, job, coalesce(team, chr(0))));
+
+create table gpu_usage_devices (
+    device_key       uhugeint primary key,
     cluster          varchar   not null,
     node             varchar   not null,
     instance_type    varchar,
@@ -162,19 +176,61 @@ create table gpu_usage (
     device_id        varchar   not null,
     gpu_model        varchar,
     mig_profile      varchar,
-    namespace        varchar,
-    pod              varchar,
-    job              varchar,
-    team             varchar,
-    state            varchar   not null,
+    mem_total_bytes  bigint
+);
+
+create table gpu_usage_pods (
+    pod_key    uhugeint primary key,
+    cluster    varchar not null,
+    namespace  varchar not null,
+    pod        varchar not null,
+    job        varchar not null,
+    team       varchar
+);
+
+create table gpu_usage_steps (
+    ts               timestamp not null,
+    device_key       uhugeint  not null,
+    pod_key          uhugeint,            -- null: nobody holds the device
+    state            gpu_state not null,
     util_pct         double,
     mem_used_bytes   bigint,
-    mem_total_bytes  bigint,
+    mem_total_bytes  bigint,              -- as sampled (MIG: the instance's memory)
     power_w          double,
     gpu_hours        double    not null,  -- the step's share of one GPU, in hours
     cost_usd         double    not null,
     price_source     varchar   not null
 );
+
+-- The public table: one row per GPU device per step. state is exactly one of
+-- active | allocated_idle | unallocated | no_data.
+create view gpu_usage as
+select
+    f.ts,
+    d.cluster,
+    d.node,
+    d.instance_type,
+    d.capacity_type,
+    d.gpu_uuid,
+    d.gpu_index,
+    d.device_id,
+    d.gpu_model,
+    d.mig_profile,
+    p.namespace,
+    p.pod,
+    p.job,
+    p.team,
+    f.state,
+    f.util_pct,
+    f.mem_used_bytes,
+    coalesce(f.mem_total_bytes, d.mem_total_bytes) as mem_total_bytes,
+    f.power_w,
+    f.gpu_hours,
+    f.cost_usd,
+    f.price_source
+from gpu_usage_steps as f
+join gpu_usage_devices as d on d.device_key = f.device_key
+left join gpu_usage_pods as p on p.pod_key = f.pod_key;
 
 -- Per node per UTC day and price source.
 create table asset_costs (
@@ -213,6 +269,29 @@ create table job_costs (
     cost_usd             double    not null, -- active + allocated_idle cost
     idle_cost_usd        double    not null, -- allocated_idle part of cost_usd
     no_data_cost_usd     double    not null  -- held with no telemetry; not in cost_usd
+);
+
+-- Per job, UTC day and GPU model: the partial sums job_costs is rolled up from, kept so
+-- that a build only re-reads the days it rebuilds. Sums are exact decimals.
+create table int_job_daily (
+    day                  timestamp not null,
+    cluster              varchar   not null,
+    namespace            varchar   not null,
+    job                  varchar   not null,
+    team                 varchar,
+    gpu_model            varchar,
+    first_ts             timestamp not null,
+    last_ts              timestamp not null,
+    gpus_max             decimal(38, 15) not null,  -- max GPUs held at one step that day (all models)
+    gpu_hours            decimal(38, 15) not null,  -- active + allocated_idle
+    active_gpu_hours     decimal(38, 15) not null,
+    idle_gpu_hours       decimal(38, 15) not null,
+    no_data_gpu_hours    decimal(38, 15) not null,
+    util_gpu_hours       decimal(38, 19),           -- sum of util_pct x gpu_hours, observed
+    mem_peak_bytes       bigint,
+    cost_usd             decimal(38, 15) not null,
+    idle_cost_usd        decimal(38, 15) not null,
+    no_data_cost_usd     decimal(38, 15) not null
 );
 
 -- What `gpucost build` last did (for incremental builds).

@@ -1,5 +1,6 @@
 -- materialize: temp
--- One row per GPU node per step with its price and cost (USD).
+-- One row per GPU node per step with its price and cost (USD). Prices are resolved once
+-- per segment of constant price (between change points), then expanded to steps.
 -- Price resolution, first that applies (recorded in price_source):
 --   spot_history   spot node: the last spot price published for its type and zone before the step
 --   override       [prices.overrides] from the settings
@@ -26,22 +27,47 @@ overrides as (
     select instance_type, usd_per_hour from cfg_price_overrides
 ),
 
-steps as (
+starts as (
+    select *, time_bucket(to_seconds($step_seconds), valid_from) as first_step
+    from nodes
+),
+
+-- A price published within a step applies from the next step: change points are the
+-- node's first step and every later step boundary at which a relevant price changed.
+price_changes as (
     select
-        n.*,
-        unnest(range(time_bucket(to_seconds($step_seconds), n.valid_from), n.valid_to,
-                     to_seconds($step_seconds))) as ts
-    from nodes as n
+        n.node_key,
+        time_bucket(to_seconds($step_seconds),
+                    p.effective_at + to_seconds($step_seconds) - interval 1 microsecond) as starts_at
+    from starts as n
+    join prices as p
+        on p.instance_type = n.instance_type
+        and p.region = n.region
+        and (p.kind = 'on_demand' or (n.capacity_type = 'spot' and p.zone = coalesce(n.zone, '')))
+        and p.effective_at > n.first_step and p.effective_at < n.valid_to
+),
+
+change_points as (
+    select node_key, first_step as starts_at from starts
+    union
+    select node_key, starts_at from price_changes
+),
+
+points as (
+    select n.*, c.starts_at
+    from change_points as c
+    join starts as n using (node_key)
+    where c.starts_at < n.valid_to
 ),
 
 with_spot as (
     select s.*, p.usd_per_hour as spot_usd_per_hour
-    from steps as s
+    from points as s
     asof left join (select * from prices where kind = 'spot') as p
         on p.instance_type = s.instance_type
         and p.region = s.region
         and p.zone = coalesce(s.zone, '')
-        and s.ts >= p.effective_at
+        and s.starts_at >= p.effective_at
 ),
 
 with_list as (
@@ -50,7 +76,7 @@ with_list as (
     asof left join (select * from prices where kind = 'on_demand') as p
         on p.instance_type = s.instance_type
         and p.region = s.region
-        and s.ts >= p.effective_at
+        and s.starts_at >= p.effective_at
 ),
 
 resolved as (
@@ -73,6 +99,13 @@ resolved as (
     left join catalog as c using (instance_type)
 ),
 
+segments as (
+    select
+        *,
+        coalesce(lead(starts_at) over (partition by node_key order by starts_at), valid_to) as segment_end
+    from resolved
+),
+
 shared as (
     select
         *,
@@ -81,11 +114,17 @@ shared as (
             greatest(0.0, least(1.0, 1.0 - (cpu_cores * $cpu_usd_per_vcpu_hour
                 + memory_bytes / 1073741824.0 * $ram_usd_per_gib_hour) / usd_per_hour))
         ) as gpu_share
-    from resolved
+    from segments
+),
+
+steps as (
+    select *, unnest(range(starts_at, segment_end, to_seconds($step_seconds))) as ts
+    from shared
 ),
 
 final as (
     select
+        node_key,
         cluster,
         node,
         ts,
@@ -99,7 +138,7 @@ final as (
         gpu_share,
         (usd_per_hour * $step_seconds / 3600.0)::decimal(24, 15) as cost_usd,
         (usd_per_hour * $step_seconds / 3600.0 * gpu_share)::decimal(24, 15) as gpu_cost_usd
-    from shared
+    from steps
 )
 
 select * from final

@@ -1,47 +1,28 @@
 -- materialize: replace
--- Cost per job over everything in gpu_usage (DESIGN.md public table).
+-- Cost per job over all built days (DESIGN.md public table), rolled up from int_job_daily.
 -- cost_usd = the job's active + allocated_idle GPU cost; idle_cost_usd is the
 -- allocated_idle part of it. Steps the job held with no telemetry are reported apart
 -- (no_data_*) and are not in cost_usd. So, over any set of jobs and the whole fleet:
 --   sum(cost_usd) + unallocated cost + no_data cost = the GPUs' share of asset cost.
--- Sums run over decimals so that they do not depend on the order rows are added in.
+-- gpus_max: the most GPUs (MIG instances as fractions) held at one step.
+-- util_avg_pct: GPU-hour-weighted mean activity over observed steps.
+-- gpu_model: the model with the most GPU-hours (ties: alphabetical).
 with
 
-usage as (
-    select * from gpu_usage where pod is not null
-),
-
-held as (
-    select
-        *,
-        state in ('active', 'allocated_idle') as observed,
-        gpu_hours::decimal(24, 15) as gpu_hours_d,
-        cost_usd::decimal(24, 15) as cost_d
-    from usage
-),
-
-job_steps as (
-    select cluster, namespace, job, ts, sum(gpu_hours_d) as gpu_hours_d
-    from held
-    group by cluster, namespace, job, ts
-),
-
-peaks as (
-    select
-        cluster, namespace, job,
-        (max(gpu_hours_d) * 3600 / $step_seconds)::double as gpus_max
-    from job_steps
-    group by cluster, namespace, job
+daily as (
+    select * from int_job_daily
 ),
 
 models as (
-    select cluster, namespace, job, gpu_model, sum(gpu_hours_d) as gpu_hours_d
-    from held
+    select cluster, namespace, job, gpu_model,
+           sum(gpu_hours + no_data_gpu_hours) as held_hours
+    from daily
     group by cluster, namespace, job, gpu_model
 ),
 
 top_model as (
-    select cluster, namespace, job, first(gpu_model order by gpu_hours_d desc, gpu_model) as gpu_model
+    select cluster, namespace, job,
+           first(gpu_model order by held_hours desc, gpu_model) as gpu_model
     from models
     group by cluster, namespace, job
 ),
@@ -52,19 +33,19 @@ totals as (
         namespace,
         job,
         min(team) as team,
-        min(ts) as first_seen_at,
-        max(ts) + to_seconds($step_seconds) as last_seen_at,
-        coalesce(sum(gpu_hours_d) filter (where observed), 0)::double as gpu_hours,
-        coalesce(sum(gpu_hours_d) filter (where state = 'active'), 0)::double as active_gpu_hours,
-        coalesce(sum(gpu_hours_d) filter (where state = 'allocated_idle'), 0)::double as idle_gpu_hours,
-        coalesce(sum(gpu_hours_d) filter (where state = 'no_data'), 0)::double as no_data_gpu_hours,
-        (sum(util_pct::decimal(9, 4) * gpu_hours_d) filter (where observed)
-            / nullif(sum(gpu_hours_d) filter (where observed), 0))::double as util_avg_pct,
-        max(mem_used_bytes) as mem_peak_bytes,
-        coalesce(sum(cost_d) filter (where observed), 0)::double as cost_usd,
-        coalesce(sum(cost_d) filter (where state = 'allocated_idle'), 0)::double as idle_cost_usd,
-        coalesce(sum(cost_d) filter (where state = 'no_data'), 0)::double as no_data_cost_usd
-    from held
+        min(first_ts) as first_seen_at,
+        max(last_ts) + to_seconds($step_seconds) as last_seen_at,
+        max(gpus_max)::double as gpus_max,
+        sum(gpu_hours)::double as gpu_hours,
+        sum(active_gpu_hours)::double as active_gpu_hours,
+        sum(idle_gpu_hours)::double as idle_gpu_hours,
+        sum(no_data_gpu_hours)::double as no_data_gpu_hours,
+        (sum(util_gpu_hours) / nullif(sum(gpu_hours), 0))::double as util_avg_pct,
+        max(mem_peak_bytes) as mem_peak_bytes,
+        sum(cost_usd)::double as cost_usd,
+        sum(idle_cost_usd)::double as idle_cost_usd,
+        sum(no_data_cost_usd)::double as no_data_cost_usd
+    from daily
     group by cluster, namespace, job
 ),
 
@@ -77,7 +58,7 @@ final as (
         m.gpu_model,
         t.first_seen_at,
         t.last_seen_at,
-        p.gpus_max,
+        t.gpus_max,
         t.gpu_hours,
         t.active_gpu_hours,
         t.idle_gpu_hours,
@@ -88,7 +69,6 @@ final as (
         t.idle_cost_usd,
         t.no_data_cost_usd
     from totals as t
-    join peaks as p using (cluster, namespace, job)
     join top_model as m using (cluster, namespace, job)
     order by t.cluster, t.namespace, t.job
 )

@@ -4,6 +4,9 @@
 -- 'Ng.Mgb') over the slices of all instances on that GPU, so a GPU's devices sum to 1.
 -- Physical GPUs a node reports (gpu_count) but no collector saw get a synthetic device
 -- '<node>/gpu<i>' so their cost is never lost: with no telemetry they are no_data.
+-- device_idx is a dense integer key for the window's joins (device intervals in order);
+-- device_key identifies the device with its node attributes across windows
+-- (gpu_device_key of them all, a macro of the schema: the key of gpu_usage_devices).
 with
 
 nodes as (
@@ -17,6 +20,9 @@ raw_devices as (
 
 seen as (
     select
+        n.node_key,
+        n.instance_type,
+        n.capacity_type,
         d.cluster,
         d.node,
         greatest(d.valid_from, n.valid_from) as valid_from,
@@ -39,7 +45,7 @@ seen as (
 seen_deduped as (
     select distinct on (cluster, node, device_id, valid_from) *
     from seen
-    order by cluster, node, device_id, valid_from, valid_to desc
+    order by cluster, node, device_id, valid_from, valid_to desc, node_key
 ),
 
 node_gpu_indexes as (
@@ -49,6 +55,9 @@ node_gpu_indexes as (
 
 unseen as (
     select
+        i.node_key,
+        i.instance_type,
+        i.capacity_type,
         i.cluster,
         i.node,
         i.valid_from,
@@ -74,6 +83,9 @@ devices as (
 
 final as (
     select
+        row_number() over (order by cluster, node, device_id, valid_from) as device_idx,
+        gpu_device_key(cluster, node, instance_type, capacity_type, gpu_uuid, gpu_index,
+                       device_id, gpu_model, mig_profile, mem_total_bytes) as device_key,
         *,
         compute_slices / sum(compute_slices) over (
             partition by cluster, node, gpu_uuid, valid_from

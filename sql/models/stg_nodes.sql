@@ -31,11 +31,17 @@ clipped as (
     left join catalog as c using (instance_type)
 ),
 
-final as (
+deduped as (
     -- one row per node interval; the same interval loaded by two sources counts once
     select distinct on (cluster, node, valid_from) *
     from clipped
     order by cluster, node, valid_from, valid_to desc
+),
+
+final as (
+    -- node_key: a dense integer key for the window's joins
+    select row_number() over (order by cluster, node, valid_from) as node_key, *
+    from deduped
 )
 
 select * from final

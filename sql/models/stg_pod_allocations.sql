@@ -1,5 +1,7 @@
 -- materialize: temp
--- Device-level allocation intervals in the window, with the pod's job and team.
+-- Device-level allocation intervals in the window, with the pod's job and team, keyed by
+-- the device_idx of stg_gpu_devices; pod_key is the key of gpu_usage_pods. valid_from is floored to the step, so a pod that
+-- starts within a step holds the device for that step.
 -- job = the pod label $job_label when set, else the pod's top owner, else the pod;
 -- team = the pod label $team_label when set, else the namespace.
 with
@@ -9,13 +11,17 @@ allocations as (
     where valid_from < $window_end and valid_to > $window_start
 ),
 
+devices as (
+    select * from stg_gpu_devices
+),
+
 by_device as (
     select
         cluster,
         namespace,
         pod,
         node,
-        greatest(valid_from, $window_start) as valid_from,
+        time_bucket(to_seconds($step_seconds), greatest(valid_from, $window_start)) as valid_from,
         least(valid_to, $window_end) as valid_to,
         unnest(devices) as device_id,
         owner_kind,
@@ -25,7 +31,15 @@ by_device as (
 ),
 
 final as (
-    select * from by_device where device_id is not null
+    select
+        row_number() over (order by d.device_idx, a.valid_from, a.namespace, a.pod) as alloc_idx,
+        d.device_idx,
+        gpu_pod_key(a.cluster, a.namespace, a.pod, a.job, a.team) as pod_key,
+        a.*
+    from by_device as a
+    join devices as d
+        on d.cluster = a.cluster and d.device_id = a.device_id
+        and a.valid_from < d.valid_to and a.valid_to > d.valid_from
 )
 
 select * from final

@@ -1,0 +1,89 @@
+-- materialize: incremental(ts)
+-- The facts of gpu_usage (DESIGN.md public table; the view gpu_usage joins the
+-- dimensions gpu_usage_devices and gpu_usage_pods): one row per GPU device per step.
+-- state, exactly one of:
+--   no_data        no DCGM sample with an activity value for the device at the step
+--   unallocated    a sample, and no pod holds the device
+--   active         held, activity_pct >= $idle_threshold_pct
+--   allocated_idle held, activity_pct below the threshold
+-- gpu_hours = the device's fraction of a physical GPU x step length in hours.
+-- cost_usd = the node's GPU cost for the step / gpu_count x the device's fraction,
+-- so a node's devices add up to its GPU cost at every step.
+-- Holder: the allocation on the device that started last at or before the step (an as-of
+-- join), if it has not ended by then; sharing one device between pods is not modelled yet.
+with
+
+devices as (
+    select * from stg_gpu_devices
+),
+
+node_steps as (
+    select * from int_node_steps
+),
+
+samples as (
+    select * from stg_dcgm_samples
+),
+
+allocations as (
+    select * from stg_pod_allocations
+),
+
+spine as (
+    select
+        d.device_idx,
+        d.device_key,
+        ns.ts,
+        d.node_key,
+        d.gpu_fraction,
+        round(ns.gpu_cost_usd::double * d.gpu_fraction / ns.gpu_count, 15) as cost_usd,
+        ns.price_source
+    from devices as d
+    join node_steps as ns
+        on ns.node_key = d.node_key
+        and ns.ts >= d.valid_from and ns.ts < d.valid_to
+),
+
+held as (
+    select
+        sp.*,
+        case when sp.ts < a.valid_to then a.pod_key end as pod_key
+    from spine as sp
+    asof left join allocations as a
+        on a.device_idx = sp.device_idx and sp.ts >= a.valid_from
+),
+
+observed as (
+    select
+        h.*,
+        s.activity_pct,
+        s.mem_used_bytes,
+        s.mem_total_bytes,
+        s.power_w
+    from held as h
+    left join samples as s
+        on s.device_idx = h.device_idx and s.ts = h.ts
+),
+
+final as (
+    select
+        ts,
+        device_key,
+        pod_key,
+        case
+            when activity_pct is null then 'no_data'
+            when pod_key is null then 'unallocated'
+            when activity_pct >= $idle_threshold_pct then 'active'
+            else 'allocated_idle'
+        end::gpu_state as state,
+        activity_pct as util_pct,
+        mem_used_bytes,
+        mem_total_bytes,
+        power_w,
+        gpu_fraction * $step_seconds / 3600.0 as gpu_hours,
+        cost_usd,
+        price_source
+    from observed
+)
+
+select * from final
