@@ -34,7 +34,7 @@ def test_placement_simulate_csv_and_json(trace, capsys):
     rows = list(csv.DictReader(io.StringIO(captured.out)))
     assert list(rows[0]) == ["arrived_workload_pct", "gpu_alloc_pct", "frag_gpu_milli"]
     pcts = [int(r["arrived_workload_pct"]) for r in rows]
-    assert pcts == sorted(set(pcts)) and 0 <= pcts[0] and pcts[-1] <= 140  # inflated to >= 130 %
+    assert pcts == sorted(set(pcts)) and pcts[0] >= 0 and pcts[-1] >= 129  # inflated to >= 130 %
     assert "best-fit, seed 1:" in captured.err
     assert main(args + ["--format", "json", "--out", str(trace / "out.json")]) == 0
     assert len(json.loads((trace / "out.json").read_text())) == len(rows)
