@@ -12,7 +12,8 @@ import sys
 import pytest
 
 from gpucost.build import build
-from gpucost.cli import format_rows, main
+from gpucost.cli import main
+from gpucost.commands.output import format_rows
 from gpucost.warehouse import open_warehouse
 from test_models import load_world
 

@@ -1,0 +1,8 @@
+"""Subcommands of `gpucost`: each module registers its parser and handler.
+
+A handler is ``run(settings, args)``; it raises GpucostError for failures the user can act on.
+"""
+
+from gpucost.commands import build, collect, demo, placement, query, serve
+
+COMMANDS = (demo, collect, build, query, placement, serve)
