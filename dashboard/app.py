@@ -65,7 +65,7 @@ def create_app(settings: Settings) -> dash.Dash:
     @server.route("/healthz")
     def healthz():  # noqa: ANN202 - Flask view
         try:
-            with open_warehouse(settings, read_only=True) as con:
+            with open_warehouse(settings, read_only=True, prefer_snapshot=True) as con:
                 con.execute("select 1").fetchone()
         except GpucostError as exc:
             return str(exc), 503, {"Content-Type": "text/plain; charset=utf-8"}

@@ -210,7 +210,7 @@ def load_overview(settings: Settings) -> Overview:
 
     Raises GpucostError when the warehouse is missing, locked by a writer or too old.
     """
-    with open_warehouse(settings, read_only=True) as con:
+    with open_warehouse(settings, read_only=True, prefer_snapshot=True) as con:
         head = headline(con)
         bucket = choose_bucket(head["first_ts"].iloc[0], head["last_ts"].iloc[0])
         return Overview(

@@ -9,9 +9,11 @@ is newer than this code is refused before anything is written.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Iterator
@@ -75,6 +77,19 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
         raise GpucostError(f"{path}: cannot open warehouse ({str(exc).splitlines()[0]})") from None
 
 
+def _locked(path: Path) -> bool:
+    """True when another process holds the file for writing."""
+    if not path.exists():
+        return False
+    try:
+        duckdb.connect(str(path), read_only=True).close()
+    except duckdb.IOException as exc:
+        return "lock" in str(exc).lower()
+    except duckdb.Error:
+        return False
+    return False
+
+
 def schema_version(con: duckdb.DuckDBPyConnection, path: Path) -> int:
     """Applied schema version; 0 for an empty database; refuses a foreign one."""
     tables = {r[0] for r in con.execute(
@@ -115,15 +130,45 @@ def migrate(con: duckdb.DuckDBPyConnection, path: Path) -> int:
     return pending[-1].version
 
 
+def snapshot_path(settings: Settings) -> Path:
+    """Where the last published snapshot of the warehouse lives: ``<db>.snapshot``."""
+    db = Path(settings.db)
+    return db.with_name(db.name + ".snapshot")
+
+
+def publish_snapshot(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path:
+    """Publish a consistent read-only copy of the warehouse for readers.
+
+    DuckDB lets one process write a file, and no other process read it meanwhile. So after
+    a build the writer checkpoints and copies the file to ``<db>.snapshot`` under a temporary
+    name, then renames it into place: readers that have the old snapshot open keep reading
+    it, new ones get the new one, and nobody ever waits for a collection or a build.
+    Call with no transaction open. Costs one file copy (about a second per GB).
+    """
+    con.execute("checkpoint")
+    target = snapshot_path(settings)
+    partial = target.with_name(target.name + ".partial")
+    shutil.copyfile(settings.db, partial)
+    os.replace(partial, target)
+    return target
+
+
 @contextmanager
-def open_warehouse(settings: Settings, *, read_only: bool = False,
-                   create: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+def open_warehouse(settings: Settings, *, read_only: bool = False, create: bool = False,
+                   prefer_snapshot: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse at ``settings.db``.
 
-    read_only: for presenters and ``query``; the schema must already be current.
+    read_only: for presenters and ``query``; the schema must already be current. When a
+    writer holds the file, the published snapshot is opened instead (if there is one).
+    prefer_snapshot: (read-only) open the snapshot whenever it exists — what the dashboard
+    does, so pages never wait for or see half of a collection.
     create: allow creating a new file (collectors, demo); otherwise a missing file is an error.
     Writable opens apply pending migrations.
     """
+    if read_only:
+        snapshot = snapshot_path(settings)
+        if snapshot.exists() and (prefer_snapshot or _locked(Path(settings.db))):
+            settings = replace(settings, db=snapshot)
     path = Path(settings.db)
     if not path.exists():
         if read_only or not create:

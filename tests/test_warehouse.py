@@ -150,3 +150,33 @@ def test_older_warehouse_is_upgraded_by_a_writer(settings):
     with open_warehouse(settings) as con:
         assert con.execute(f"select max(version) from {MIGRATIONS_TABLE}").fetchone()[0] == code_schema_version()
         assert con.execute("select count(*) from billing_files").fetchone()[0] == 0
+
+
+def test_readers_use_the_snapshot_while_a_writer_holds_the_file(settings, tmp_path):
+    import subprocess
+    import sys
+
+    from gpucost.warehouse import publish_snapshot, snapshot_path
+
+    with open_warehouse(settings, create=True) as con:
+        load_tables(con, "sim", DAY, [("raw_nodes", nodes(2))])
+        publish_snapshot(con, settings)
+        load_tables(con, "sim", DAY, [("raw_nodes", nodes(3))])  # not yet published
+    assert snapshot_path(settings).exists()
+    with open_warehouse(settings, read_only=True) as con:  # no writer: the live file
+        assert con.execute("select count(*) from raw_nodes").fetchone()[0] == 3
+    with open_warehouse(settings, read_only=True, prefer_snapshot=True) as con:
+        assert con.execute("select count(*) from raw_nodes").fetchone()[0] == 2
+    writer = subprocess.Popen([sys.executable, "-c", (
+        "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(30)"),
+        str(settings.db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "ready"
+        with open_warehouse(settings, read_only=True) as con:  # locked: falls back to the snapshot
+            assert con.execute("select count(*) from raw_nodes").fetchone()[0] == 2
+        with pytest.raises(GpucostError, match="in use by another writing process"):
+            with open_warehouse(settings):
+                pass
+    finally:
+        writer.kill()
+        writer.wait()

@@ -19,13 +19,15 @@ def register(sub) -> None:
 def run(settings: Settings, args: argparse.Namespace) -> None:
     from gpucost.build import build
     from gpucost.ingest.loads import Window
-    from gpucost.warehouse import open_warehouse
+    from gpucost.warehouse import open_warehouse, publish_snapshot
 
     if (args.start is None) != (args.end is None):
         raise GpucostError("give both --start and --end, or neither")
     window = Window(args.start, args.end) if args.start else None
     with open_warehouse(settings) as con:
         summary = build(con, settings, window, progress=progress("build"))
+        if summary.window is not None:
+            publish_snapshot(con, settings)
     if summary.window is None:
         print("nothing to build: no loads since the last build")
         return

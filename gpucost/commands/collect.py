@@ -23,6 +23,13 @@ def register(sub) -> None:
     billing.add_argument("path", metavar="SOURCE", help="s3://bucket/prefix, a file or a folder")
     billing.add_argument("--format", choices=("focus", "cur"), required=True)
     billing.add_argument("--force", action="store_true", help="re-import files already loaded unchanged")
+    for extra in _extra_sources():
+        extra.register(what)
+
+
+def _extra_sources() -> tuple:
+    """Collector subcommands that live in their own modules (each has register(what))."""
+    return ()
 
 
 def run_prices(settings: Settings, args: argparse.Namespace) -> None:

@@ -23,7 +23,7 @@ def register(sub) -> None:
 def run(settings: Settings, args: argparse.Namespace) -> None:
     from gpucost.build import build
     from gpucost.ingest.simulate import SimConfig, simulate_to_warehouse
-    from gpucost.warehouse import open_warehouse
+    from gpucost.warehouse import open_warehouse, publish_snapshot
 
     if not 8 <= args.gpus <= 10_000:
         raise GpucostError(f"--gpus must be between 8 and 10000, got {args.gpus}")
@@ -34,6 +34,7 @@ def run(settings: Settings, args: argparse.Namespace) -> None:
         print(f"simulated {sim.gpus} GPUs on {sim.nodes} nodes, {sim.pods} pods, "
               f"{sim.dcgm_rows:,} DCGM samples into {settings.db}")
         build(con, settings, progress=progress("build"))
+        publish_snapshot(con, settings)
         print(summary(con))
     if not args.no_serve:
         serve.run(settings, args)

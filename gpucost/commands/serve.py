@@ -23,7 +23,7 @@ def run(settings: Settings, args: argparse.Namespace) -> None:
     from gpucost.dashboard.app import serve
     from gpucost.warehouse import open_warehouse
 
-    with open_warehouse(settings, read_only=True):
+    with open_warehouse(settings, read_only=True, prefer_snapshot=True):
         pass  # refuse to start on a missing or foreign warehouse
     print(f"serving http://{args.host}:{args.port}/ (Ctrl-C to stop)", file=sys.stderr)
     serve(settings, host=args.host, port=args.port)
