@@ -70,13 +70,19 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=None, help="scratch folder (default: a temp dir)")
     parser.add_argument("--skip-pandas", action="store_true")
+    parser.add_argument("--reuse", action="store_true", help="reuse <workdir>/raw.duckdb from an earlier run")
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="gpucost-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     raw = work / "raw.duckdb"
-    raw.unlink(missing_ok=True)
-    print(f"simulating {args.gpus} GPUs x {args.days:g} days into {raw} ...", file=sys.stderr)
-    sim = child("simulate", raw, args, work)
+    sim_json = work / "simulate.json"
+    if args.reuse and raw.exists() and sim_json.exists():
+        sim = json.loads(sim_json.read_text())
+    else:
+        raw.unlink(missing_ok=True)
+        print(f"simulating {args.gpus} GPUs x {args.days:g} days into {raw} ...", file=sys.stderr)
+        sim = child("simulate", raw, args, work)
+        sim_json.write_text(json.dumps(sim))
     print(f"  {sim['seconds']:.1f} s, peak RSS {sim['peak_rss_mb']:.0f} MB, "
           f"{sim['dcgm_rows']:,} DCGM rows, file {raw.stat().st_size / 2**30:.2f} GiB", file=sys.stderr)
     builds, baselines = [], []

@@ -52,6 +52,8 @@ def code_schema_version() -> int:
 
 def _configure(con: duckdb.DuckDBPyConnection, settings: Settings | None) -> None:
     con.execute("set TimeZone = 'UTC'")
+    # DuckDB draws a progress bar on stdout for long queries: it would corrupt CSV/JSON output.
+    con.execute("set enable_progress_bar = false")
     if settings is not None:
         con.execute(f"set memory_limit = '{_checked_size(settings.duckdb_memory_limit)}'")
         if settings.duckdb_threads > 0:
