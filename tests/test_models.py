@@ -63,7 +63,8 @@ def dcgm(device: str, node: str, hours: range, mig: int | None = None, **fields)
 def world_tables() -> list[tuple[str, pa.Table]]:
     nodes = [
         dict(cluster="c", node="a", valid_from=h(0), valid_to=h(24), instance_type="g5.12xlarge",
-             capacity_type="on_demand", zone="us-east-1b", gpu_count=4),
+             capacity_type="on_demand", zone="us-east-1b", gpu_count=4,
+             provider_id="aws:///us-east-1b/i-0aaa"),
         dict(cluster="c", node="b", valid_from=h(0), valid_to=h(12), instance_type="p4d.24xlarge",
              capacity_type="spot", zone="us-east-1a", gpu_count=8),
     ]
@@ -282,3 +283,41 @@ def test_incremental_build_only_rebuilds_pending_days(world_settings):
         again = build(con, world_settings)
         assert again.window == WINDOW
         assert by_state(con)["unallocated"][0] == pytest.approx(26 + 24 / 7 + 24)
+
+
+def billing_lines() -> pa.Table:
+    def line(resource, start, end, unit, billed, effective, category="Usage", itype=None):
+        return dict(charge_period_start=h(start), charge_period_end=h(end), resource_id=resource,
+                    pricing_unit=unit, charge_category=category, billed_cost=billed, effective_cost=effective,
+                    billing_currency="USD", instance_type=itype)
+    return table([
+        line("i-0aaa", 2, 3, "Hours", 5.672, 3.0, itype="g5.12xlarge"),
+        line("i-0aaa", 3, 4, "Hours", 5.672, 3.0, itype="g5.12xlarge"),
+        line("i-0aaa", 3, 4, "Hours", -0.5, -0.5, category="Credit"),
+        line("i-0zzz", 0, 1, "Hours", 55.04, 50.0, itype="p5.48xlarge"),
+        line("i-0web", 0, 1, "Hours", 0.1, 0.1, itype="m7i.large"),   # not a GPU type: ignored
+        line("vol-123", 0, 24, "GB-Months", 9.0, 9.0),                 # storage: ignored
+    ])
+
+
+def test_billed_cost_wins_for_the_hours_it_covers(world_settings):
+    with open_warehouse(world_settings, create=True) as con:
+        load_world(con)
+        load_tables(con, "bill.csv", WINDOW, [("raw_billing_line_items", billing_lines())])
+        build(con, world_settings)
+        rows = con.execute("""select price_source, hours, cost_usd from asset_costs where node = 'a'
+                              order by price_source""").fetchall()
+        assert rows == [("billing", 2.0, pytest.approx(5.5)), ("catalog_list", 22.0, pytest.approx(22 * 5.672))]
+        hour3 = con.execute("select sum(cost_usd), min(price_source) from gpu_usage where node = 'a' and ts = ?",
+                            [h(3)]).fetchone()
+        assert hour3 == (pytest.approx(2.5 * 0.5), "billing")
+        recon = con.execute("""select instance_id, node, billed_hours, billed_cost_usd, effective_cost_usd,
+                                      computed_hours, computed_cost_usd, difference_usd, explanation
+                               from reconciliation order by instance_id nulls last""").fetchall()
+    assert recon == [
+        ("i-0aaa", "a", 2.0, pytest.approx(10.844), pytest.approx(5.5), 24.0, pytest.approx(5.5 + 22 * 5.672),
+         pytest.approx(-22 * 5.672), "hours differ"),
+        ("i-0zzz", None, 1.0, pytest.approx(55.04), pytest.approx(50.0), None, None, pytest.approx(50.0),
+         "billed, node not seen in telemetry"),
+        (None, "b", None, None, None, 12.0, pytest.approx(108.0), pytest.approx(-108.0), "node has no instance id"),
+    ]

@@ -140,10 +140,14 @@ def test_memory_limit_must_be_a_size(settings):
 
 
 def test_older_warehouse_is_upgraded_by_a_writer(settings):
+    from gpucost.warehouse import migrations
     assert code_schema_version() >= 2
-    with open_warehouse(settings, create=True) as con:  # make it look like a version 1 file
-        con.execute("drop table billing_files")
-        con.execute(f"delete from {MIGRATIONS_TABLE} where version >= 2")
+    con = duckdb.connect(str(settings.db))  # a warehouse written by a gpucost that knew only version 1
+    con.execute(f"create table {MIGRATIONS_TABLE} (version integer primary key, name varchar not null, "
+                "applied_at timestamp not null)")
+    con.execute(migrations()[0].sql)
+    con.execute(f"insert into {MIGRATIONS_TABLE} values (1, 'initial', now()::timestamp)")
+    con.close()
     with pytest.raises(GpucostError, match="older than this gpucost"):
         with open_warehouse(settings, read_only=True):
             pass

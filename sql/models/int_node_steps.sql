@@ -2,6 +2,8 @@
 -- One row per GPU node per step with its price and cost (USD). Prices are resolved once
 -- per segment of constant price (between change points), then expanded to steps.
 -- Price resolution, first that applies (recorded in price_source):
+--   billing        the instance's billed effective cost for the period covering the step
+--                  (amortised: Savings Plans, RIs and credits included; stg_billed_instances)
 --   spot_history   spot node: the last spot price published for its type and zone before the step
 --   override       [prices.overrides] from the settings
 --   on_demand_list the last on-demand list price for its type and region (AWS Pricing API)
@@ -27,6 +29,10 @@ overrides as (
     select instance_type, usd_per_hour from cfg_price_overrides
 ),
 
+billed as (
+    select * from stg_billed_instances
+),
+
 starts as (
     select *, time_bucket(to_seconds($step_seconds), valid_from) as first_step
     from nodes
@@ -47,10 +53,23 @@ price_changes as (
         and p.effective_at > n.first_step and p.effective_at < n.valid_to
 ),
 
+-- billing periods start and end on the hour; both ends change the price
+billing_changes as (
+    select n.node_key, b.boundary as starts_at
+    from starts as n
+    join (select instance_id, charge_period_start as boundary from billed
+          union
+          select instance_id, charge_period_end from billed) as b
+        on b.instance_id = n.instance_id
+        and b.boundary > n.first_step and b.boundary < n.valid_to
+),
+
 change_points as (
     select node_key, first_step as starts_at from starts
     union
     select node_key, starts_at from price_changes
+    union
+    select node_key, starts_at from billing_changes
 ),
 
 points as (
@@ -79,22 +98,33 @@ with_list as (
         and s.starts_at >= p.effective_at
 ),
 
+with_billing as (
+    select
+        s.*,
+        case when s.starts_at < b.charge_period_end then b.usd_per_hour end as billed_usd_per_hour
+    from with_list as s
+    asof left join billed as b
+        on b.instance_id = s.instance_id and s.starts_at >= b.charge_period_start
+),
+
 resolved as (
     select
         s.*,
         case
+            when s.billed_usd_per_hour is not null then 'billing'
             when s.capacity_type = 'spot' and s.spot_usd_per_hour is not null then 'spot_history'
             when o.usd_per_hour is not null then 'override'
             when s.list_usd_per_hour is not null then 'on_demand_list'
             when c.usd_per_hour is not null then 'catalog_list'
         end as price_source,
         case
+            when s.billed_usd_per_hour is not null then s.billed_usd_per_hour
             when s.capacity_type = 'spot' and s.spot_usd_per_hour is not null then s.spot_usd_per_hour
             when o.usd_per_hour is not null then o.usd_per_hour
             when s.list_usd_per_hour is not null then s.list_usd_per_hour
             else c.usd_per_hour
         end as usd_per_hour
-    from with_list as s
+    from with_billing as s
     left join overrides as o using (instance_type)
     left join catalog as c using (instance_type)
 ),
@@ -127,6 +157,7 @@ final as (
         node_key,
         cluster,
         node,
+        instance_id,
         ts,
         instance_type,
         capacity_type,
