@@ -33,6 +33,7 @@ from gpucost.errors import GpucostError
 from gpucost.ingest.catalog import catalog_table
 from gpucost.ingest.loads import Window
 from gpucost.settings import Settings
+from gpucost.warehouse import MIGRATIONS_TABLE
 
 DAY = timedelta(days=1)
 
@@ -119,12 +120,20 @@ def _register_reference(con: duckdb.DuckDBPyConnection, settings: Settings) -> N
 
 
 def pending_window(con: duckdb.DuckDBPyConnection) -> Window | None:
-    """Whole UTC days touched by loads since the last build (all loads before the first)."""
+    """Whole UTC days touched by loads since the last build (all loads before the first).
+
+    When the schema was migrated after the last build (a new mart, a changed model), every
+    loaded day is pending, so upgrading gpucost backfills without a manual rebuild.
+    """
+    since = con.execute(f"""
+        select case when (select max(applied_at) from {MIGRATIONS_TABLE}) > max(built_at) then null
+                    else max(loads_through) end
+        from builds""").fetchone()[0]
     row = con.execute("""
         select min(window_start), max(window_end)
         from loads
-        where loaded_at > coalesce((select max(loads_through) from builds), '-infinity'::timestamp)
-    """).fetchone()
+        where loaded_at > coalesce($since::timestamp, '-infinity'::timestamp)
+    """, {"since": since}).fetchone()
     if row[0] is None:
         return None
     return day_window(row[0], row[1])

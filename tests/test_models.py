@@ -321,3 +321,14 @@ def test_billed_cost_wins_for_the_hours_it_covers(world_settings):
          "billed, node not seen in telemetry"),
         (None, "b", None, None, None, 12.0, pytest.approx(108.0), pytest.approx(-108.0), "node has no instance id"),
     ]
+
+
+def test_a_schema_migration_after_the_last_build_rebuilds_everything(world_settings):
+    from gpucost.warehouse import MIGRATIONS_TABLE
+    with open_warehouse(world_settings, create=True) as con:
+        load_world(con)
+        assert build(con, world_settings).window == Window(h(-24), h(24))
+        assert build(con, world_settings).window is None
+        con.execute(f"update {MIGRATIONS_TABLE} set applied_at = now()::timestamp + interval 1 minute "
+                    "where version = 1")  # as if a newer gpucost had just added a mart
+        assert build(con, world_settings).window == Window(h(-24), h(24))
