@@ -4,6 +4,11 @@ Every builder takes pandas frames (as returned by ``dashboard.queries``) and ret
 ``plotly.graph_objects.Figure``; none reads the warehouse, the clock or the settings.
 Money is in USD, time in GPU-hours, timestamps are UTC. GPU states always appear in the
 same order and colour (``STATE_ORDER``, ``STATE_COLOURS``) so charts compare at a glance.
+
+Builders assemble plain trace and layout dicts and make the Figure in one call (``figure``):
+plotly validates the whole figure once, ten times faster than growing it with
+``add_trace``/``update_layout`` (which matters in a dashboard callback). The other builder
+modules (``figures_usage``, ``figures_costs``) use the same helpers.
 """
 
 from __future__ import annotations
@@ -33,17 +38,60 @@ BUCKET_LABELS: Mapping[str, str] = {"hour": "hour", "day": "day"}
 _FONT = dict(family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size=13)
 
 
-def _base_layout(fig: go.Figure, title: str, height: int) -> go.Figure:
-    fig.update_layout(
+# Axis style of plotly's "plotly_white" look, set directly: resolving a named template costs
+# more than the rest of a small figure (a deep copy per figure).
+AXIS_STYLE = dict(gridcolor="#EBF0F8", linecolor="#EBF0F8", zerolinecolor="#EBF0F8", zerolinewidth=2,
+                  automargin=True, ticks="")
+SUBTITLE_FONT = dict(size=12, color="#52606d")
+
+
+def axis(title: str | None = None, **props) -> dict:
+    """An axis dict in the house style with an optional title."""
+    out = dict(AXIS_STYLE, **props)
+    if title is not None:
+        out["title"] = dict(text=title, standoff=12)
+    return out
+
+
+def base_layout(title: str, height: int, subtitle: str | None = None, **props) -> dict:
+    """The layout every chart shares: left-aligned title (and subtitle), white background,
+    horizontal legend at the top right, house axes. ``props`` override or add keys."""
+    layout = dict(
         title=dict(text=title, x=0, xanchor="left", font=dict(size=16)),
-        template="plotly_white",
-        font=_FONT,
+        template="none",
+        paper_bgcolor="white",
+        plot_bgcolor="white",
+        font=dict(_FONT, color="#2a3f5f"),
         height=height,
-        margin=dict(l=10, r=10, t=60, b=10),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1,
-                    traceorder="normal"),
+        margin=dict(l=10, r=10, t=80 if subtitle else 60, b=10),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1, traceorder="normal"),
         hoverlabel=dict(namelength=-1),
+        hovermode="closest",
+        xaxis=axis(),
+        yaxis=axis(),
     )
+    if subtitle:
+        layout["title"].update(subtitle=dict(text=subtitle, font=SUBTITLE_FONT))
+    layout.update(props)
+    return layout
+
+
+def figure(data: list[dict], layout: dict) -> go.Figure:
+    """The Figure of ``data`` (trace dicts with a ``type``) and ``layout``, validated once."""
+    return go.Figure(data=data, layout=layout)
+
+
+def empty_figure(layout: dict, message: str) -> go.Figure:
+    """A chart frame that says why it has nothing to show (no axes)."""
+    layout = dict(layout, xaxis=dict(visible=False), yaxis=dict(visible=False),
+                  annotations=[dict(text=message, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
+                                    font=dict(size=14, color="#666"))])
+    return figure([], layout)
+
+
+def _base_layout(fig: go.Figure, title: str, height: int) -> go.Figure:
+    """Style an existing figure like ``base_layout`` (for figures grown incrementally)."""
+    fig.update_layout(base_layout(title, height))
     return fig
 
 
@@ -65,27 +113,25 @@ def spend_by_state_over_time(df: pd.DataFrame, bucket: str = "hour") -> go.Figur
     """
     if bucket not in BUCKET_LABELS:
         raise ValueError(f"bucket must be one of {sorted(BUCKET_LABELS)}, got {bucket!r}")
-    fig = go.Figure()
-    title = f"GPU spend by state, per {BUCKET_LABELS[bucket]}"
-    _base_layout(fig, title, height=380)
+    layout = base_layout(f"GPU spend by state, per {BUCKET_LABELS[bucket]}", 380)
     if df.empty:
-        return _empty(fig, "No GPU usage in this window")
+        return empty_figure(layout, "No GPU usage in this window")
     wide = (df.pivot_table(index="bucket_start", columns="state", values="cost_usd",
                            aggfunc="sum", fill_value=0.0)
               .reindex(columns=list(STATE_ORDER), fill_value=0.0)
               .sort_index())
-    for state in STATE_ORDER:
-        fig.add_trace(go.Bar(
-            x=wide.index, y=wide[state].astype(float), name=STATE_LABELS[state],
-            marker_color=STATE_COLOURS[state], marker_line_width=0,
-            hovertemplate="%{x|%Y-%m-%d %H:%M} UTC<br>%{fullData.name}: $%{y:,.2f}<extra></extra>",
-        ))
+    data = [dict(type="bar", x=wide.index, y=wide[state].to_numpy(float), name=STATE_LABELS[state],
+                 marker=dict(color=STATE_COLOURS[state], line=dict(width=0)),
+                 hovertemplate="%{x|%Y-%m-%d %H:%M} UTC<br>%{fullData.name}: $%{y:,.2f}<extra></extra>")
+            for state in STATE_ORDER]
     top = float(wide.sum(axis=1).max())
-    fig.update_layout(barmode="stack", bargap=0.1)
-    fig.update_xaxes(title_text=f"Time (UTC, per {BUCKET_LABELS[bucket]})")
-    fig.update_yaxes(title_text=f"Cost (USD per {BUCKET_LABELS[bucket]})", tickprefix="$",
-                     tickformat=",.0f", range=[0, top * 1.08 if top > 0 else 1])
-    return fig
+    layout.update(
+        barmode="stack", bargap=0.1,
+        xaxis=axis(f"Time (UTC, per {BUCKET_LABELS[bucket]})"),
+        yaxis=axis(f"Cost (USD per {BUCKET_LABELS[bucket]})", tickprefix="$", tickformat=",.0f",
+                   range=[0, top * 1.08 if top > 0 else 1]),
+    )
+    return figure(data, layout)
 
 
 def cost_by_team(df: pd.DataFrame, max_teams: int = 15) -> go.Figure:
@@ -96,13 +142,11 @@ def cost_by_team(df: pd.DataFrame, max_teams: int = 15) -> go.Figure:
     Teams beyond the ``max_teams`` most expensive are summed into one "Other (N teams)" bar
     at the bottom. Unallocated capacity belongs to no team and is not shown here.
     """
-    fig = go.Figure()
-    _base_layout(fig, "Allocated GPU cost by team", height=300)
-    fig.update_layout(title_subtitle_text="Active and allocated-idle cost of the teams' jobs; "
-                                          "unallocated GPUs belong to no team",
-                      title_subtitle_font=dict(size=12, color="#52606d"), margin_t=80)
+    layout = base_layout("Allocated GPU cost by team", 300,
+                         subtitle="Active and allocated-idle cost of the teams' jobs; "
+                                  "unallocated GPUs belong to no team")
     if df.empty:
-        return _empty(fig, "No jobs in this window")
+        return empty_figure(layout, "No jobs in this window")
     teams = (df[["team", "cost_usd", "idle_cost_usd"]]
              .assign(team=lambda d: d["team"].fillna("(no team)").astype(str))
              .groupby("team", as_index=False).sum()
@@ -114,17 +158,16 @@ def cost_by_team(df: pd.DataFrame, max_teams: int = 15) -> go.Figure:
                               "idle_cost_usd": [rest["idle_cost_usd"].sum()]})
         teams = pd.concat([teams.iloc[:max_teams - 1], other], ignore_index=True)
     teams = teams.iloc[::-1]  # plotly draws the first category at the bottom
-    active = (teams["cost_usd"] - teams["idle_cost_usd"]).clip(lower=0).astype(float)
-    for state, values in (("active", active), ("allocated_idle", teams["idle_cost_usd"].astype(float))):
-        fig.add_trace(go.Bar(
-            y=teams["team"], x=values, orientation="h", name=STATE_LABELS[state],
-            marker_color=STATE_COLOURS[state], marker_line_width=0,
-            hovertemplate="%{y}<br>%{fullData.name}: $%{x:,.2f}<extra></extra>",
-        ))
-    fig.update_layout(barmode="stack", bargap=0.25, height=140 + 32 * len(teams))
-    fig.update_xaxes(title_text="Cost (USD)", tickprefix="$", tickformat=",.0f", rangemode="tozero")
-    fig.update_yaxes(title_text=None, automargin=True, type="category", ticksuffix="  ")
-    return fig
+    active = (teams["cost_usd"] - teams["idle_cost_usd"]).clip(lower=0).to_numpy(float)
+    data = [dict(type="bar", y=list(teams["team"]), x=values, orientation="h", name=STATE_LABELS[state],
+                 marker=dict(color=STATE_COLOURS[state], line=dict(width=0)),
+                 hovertemplate="%{y}<br>%{fullData.name}: $%{x:,.2f}<extra></extra>")
+            for state, values in (("active", active),
+                                  ("allocated_idle", teams["idle_cost_usd"].to_numpy(float)))]
+    layout.update(barmode="stack", bargap=0.25, height=140 + 32 * len(teams),
+                  xaxis=axis("Cost (USD)", tickprefix="$", tickformat=",.0f", rangemode="tozero"),
+                  yaxis=axis(None, type="category", ticksuffix="  "))
+    return figure(data, layout)
 
 
 def spend_by_state(df: pd.DataFrame) -> go.Figure:
@@ -132,21 +175,20 @@ def spend_by_state(df: pd.DataFrame) -> go.Figure:
 
     df: columns ``state`` and ``cost_usd`` (USD). States absent from df count as 0.
     """
-    fig = go.Figure()
-    _base_layout(fig, "GPU spend by state", height=200)
+    layout = base_layout("GPU spend by state", 200)
     totals = df.groupby("state")["cost_usd"].sum() if not df.empty else pd.Series(dtype=float)
     total = float(totals.sum())
     if total <= 0:
-        return _empty(fig, "No GPU spend in this window")
+        return empty_figure(layout, "No GPU spend in this window")
+    data = []
     for state in STATE_ORDER:
         value = float(totals.get(state, 0.0))
-        fig.add_trace(go.Bar(
-            y=["Spend"], x=[value], orientation="h", name=STATE_LABELS[state],
-            marker_color=STATE_COLOURS[state], marker_line_width=0,
+        data.append(dict(
+            type="bar", y=["Spend"], x=[value], orientation="h", name=STATE_LABELS[state],
+            marker=dict(color=STATE_COLOURS[state], line=dict(width=0)),
             customdata=[[100.0 * value / total]],
             hovertemplate="%{fullData.name}: $%{x:,.2f} (%{customdata[0]:.1f}%)<extra></extra>",
         ))
-    fig.update_layout(barmode="stack")
-    fig.update_xaxes(title_text="Cost (USD)", tickprefix="$", tickformat=",.0f")
-    fig.update_yaxes(visible=False)
-    return fig
+    layout.update(barmode="stack", xaxis=axis("Cost (USD)", tickprefix="$", tickformat=",.0f"),
+                  yaxis=axis(None, visible=False))
+    return figure(data, layout)

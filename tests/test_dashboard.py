@@ -1,4 +1,5 @@
-"""Dashboard: queries, figure builders, /healthz and the overview page in a real browser.
+"""Dashboard: queries, rollup-based page data, figure builders, filters, chargeback, /metrics,
+auth, /healthz and the overview page in a real browser, on a hand-made world.
 
 The fixture world (step = 1 h, so one gpu_usage row = 1 GPU-hour), 2026-01-05 00:00-04:00 UTC:
 
@@ -26,6 +27,16 @@ Expected totals (by hand):
     per hour (active/idle/unalloc/no data)  00: 60/0/10/0  01: 30/30/10/0  02: 30/30/0/10  03: 40/30/0/0
     per team (cost / idle)            ml 120 / 0, research 120 / 90, serving 10 / 0
     asset_costs gpu_cost_usd          node-a 240 + node-b 40 = 280 (= spend, accounting identity)
+
+    usage_hourly / int_job_daily      built from the rows above by their models (one row per GPU-hour)
+    weekly (week of 2026-01-05)       4 hours with data = 1/6 day -> 280 x 6 = $1,680 per day
+    jobs (int_job_daily)              train 120 / 0 idle / util 80; notebook 120 / 90 / 7.5; infer 10 / 0 / 100
+    teams, idle kept separate         ml 120, research 120, serving 10, unallocated 20, no telemetry unheld 10
+    teams, idle shared back           pool 30 over allocated 250: ml 120 + 14.4, research 120 + 14.4,
+                                      serving 10 + 1.2 (sum 280)
+    /metrics, latest complete hour    03:00: active 2, allocated_idle 1, unallocated 0, no_data 0 GPUs;
+                                      $70 per hour, idle $30, util of held GPUs (80+0+100)/3 = 60 %
+    raw_prices (spot g5.xlarge 1a)    $0.40 from 2026-01-04 12:00, $0.45 from 02:00 -> shown from 00:00
 """
 
 from __future__ import annotations
@@ -39,10 +50,20 @@ import pandas as pd
 import pytest
 from werkzeug.serving import make_server
 
-from gpucost.dashboard import figures, queries
+from gpucost.build import load_models
+from gpucost.dashboard import chargeback, figures, figures_costs, figures_usage, metrics, queries
 from gpucost.dashboard.app import create_app
+from gpucost.dashboard.auth import DashboardAuth
+from gpucost.dashboard.data import jobs as jobs_data
+from gpucost.dashboard.data import overview as overview_data
+from gpucost.dashboard.data import prices as prices_data
+from gpucost.dashboard.data import teams as teams_data
+from gpucost.dashboard.data import utilisation as util_data
+from gpucost.dashboard.data.common import resolve_window
+from gpucost.dashboard.filters import Filters, from_controls, parse_query
+from gpucost.errors import GpucostError
 from gpucost.settings import Settings
-from gpucost.warehouse import open_warehouse
+from gpucost.warehouse import migrations, open_warehouse
 from conftest import insert_gpu_usage
 
 T0 = datetime(2026, 1, 5)
@@ -95,9 +116,25 @@ ASSET_ROWS = [
 ]
 
 
+PRICE_ROWS = [
+    ("spot", "us-east-1", "us-east-1a", "g5.xlarge", T0 - timedelta(hours=12), 0.40, "test"),
+    ("spot", "us-east-1", "us-east-1a", "g5.xlarge", H[2], 0.45, "test"),
+    ("spot", "us-east-1", "us-east-1a", "g5.xlarge", END + timedelta(days=1), 0.99, "test"),  # after the window
+]
+
+
 def _insert(con, table: str, columns: str, rows: list[tuple]) -> None:
     marks = ", ".join(["?"] * len(columns.split(",")))
     con.executemany(f"insert into {table} ({columns}) values ({marks})", rows)
+
+
+def run_models(con, settings: Settings, names: tuple[str, ...], start: datetime, end: datetime) -> None:
+    """Run packaged models for one window the way `gpucost build` materialises them."""
+    models = {m.name: m for m in load_models()}
+    params = {"window_start": start, "window_end": end, "step_seconds": settings.step_seconds}
+    for name in names:
+        model = models[name]
+        con.execute(f"insert into {name} by name {model.sql}", {k: params[k] for k in model.params})
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +144,9 @@ def world(tmp_path_factory) -> Settings:
         insert_gpu_usage(con, USAGE_COLUMNS, _usage_rows())
         _insert(con, "job_costs", JOB_COLUMNS, JOB_ROWS)
         _insert(con, "asset_costs", ASSET_COLUMNS, ASSET_ROWS)
+        _insert(con, "raw_prices", "kind, region, zone, instance_type, effective_at, usd_per_hour, source",
+                PRICE_ROWS)
+        run_models(con, settings, ("usage_hourly", "int_job_daily"), T0, T0 + timedelta(days=1))
     return settings
 
 
@@ -256,6 +296,306 @@ def test_spend_by_state_figure():
     assert [t.x[0] for t in fig.data] == [75.0, 0.0, 25.0, 0.0]
 
 
+# ---------------------------------------------------------------- rollup and page data
+
+ALL = Filters()
+
+
+def test_usage_hourly_rolls_up_gpu_usage_exactly(ro):
+    got = ro.execute("""select count(*), sum(steps), sum(cost_usd), sum(gpu_hours), sum(active_cost_usd),
+                               sum(idle_cost_usd), sum(unallocated_cost_usd), sum(no_data_cost_usd)
+                        from usage_hourly""").fetchone()
+    assert got == pytest.approx((12, 12, 280.0, 12.0, 160.0, 90.0, 20.0, 10.0))
+    # The migration's backfill is the model's query over all steps: same rows.
+    migration = next(m for m in migrations() if m.name == "usage_hourly")
+    backfill = migration.sql.split("insert into usage_hourly by name", 1)[1]
+    same = ro.execute(f"select count(*) from (({backfill.rstrip().rstrip(';')}) except all "
+                      "(select * from usage_hourly))").fetchone()[0]
+    assert same == 0
+
+
+def test_overview_data_from_the_rollup(ro):
+    d = overview_data.load(ro, ALL)
+    cur = d.period("current")
+    assert d.period("previous") is None and not d.empty
+    assert (d.window.start, d.window.end) == (T0, END)
+    assert cur["spend_usd"] == pytest.approx(280.0)
+    assert cur["gpu_hours"] == pytest.approx(12.0)
+    assert cur["util_pct"] == pytest.approx(50.0)
+    assert cur["idle_unallocated_usd"] == pytest.approx(110.0)
+    assert cur["idle_unallocated_share"] == pytest.approx(110.0 / 280.0)
+    assert cur["allocated_gpu_hours"] == pytest.approx(9.0)       # a0 4 + a1 4 + b0 1 held
+    assert d.bucket == "hour"
+    by_hour = d.over_time.pivot_table(index="bucket_start", columns="state", values="cost_usd")
+    assert list(by_hour["active"]) == pytest.approx([60.0, 30.0, 30.0, 40.0])
+    assert list(d.over_time.groupby("bucket_start")["gpus"].sum()) == pytest.approx([3.0] * 4)
+    week = d.weekly.iloc[0]
+    assert (len(d.weekly), week["week_start"]) == (1, pd.Timestamp(T0))
+    assert week["spend_usd_per_day"] == pytest.approx(280.0 * 6)
+    assert list(d.by_team["team"]) == ["ml", "research", "serving"]
+    assert list(d.by_team["cost_usd"]) == pytest.approx([120.0, 120.0, 10.0])
+    assert list(d.by_team["idle_cost_usd"]) == pytest.approx([0.0, 90.0, 0.0])
+
+
+def test_overview_filters_and_previous_period(ro):
+    f = parse_query("?team=research")
+    cur = overview_data.load(ro, f).period("current")
+    assert cur["spend_usd"] == pytest.approx(120.0)       # held GPUs only: no unallocated
+    assert cur["util_pct"] == pytest.approx(7.5)
+    f = parse_query("?model=NVIDIA+A100-SXM4-40GB&cluster=c1&ns=ml&ns=serving")
+    assert overview_data.load(ro, f).period("current")["spend_usd"] == pytest.approx(130.0)
+    # A one-day window starting the day after: the data's day is the previous period.
+    later = overview_data.load(ro, parse_query("?from=2026-01-06&to=2026-01-06"))
+    assert later.empty and later.period("previous")["spend_usd"] == pytest.approx(280.0)
+
+
+def test_utilisation_data(ro):
+    window = resolve_window(ro, ALL)
+    devices = util_data.devices(ro, ALL, window)
+    assert list(devices["device_id"]) == ["gpu-a0", "gpu-a1", "gpu-b0"]
+    assert list(devices["util_pct"]) == pytest.approx([80.0, 7.5, 100.0 / 3])
+    assert list(devices["idle_cost_usd"]) == pytest.approx([0.0, 90.0, 0.0])
+    heat = util_data.heatmap(ro, ALL, window, device_count=len(devices))
+    assert (heat.level, heat.bucket_hours, heat.total_rows) == ("gpu", 1, 3)
+    b0 = heat.cells[heat.cells["device_id"] == "gpu-b0"].set_index("bucket_start")
+    assert math.isnan(b0.loc[H[2], "util_pct"]) and b0.loc[H[2], "no_data_share"] == 1.0
+    assert b0.loc[H[3], "util_pct"] == pytest.approx(100.0)
+    nodes = util_data.heatmap(ro, ALL, window, device_count=len(devices), max_rows=1)
+    # node-b (33.3 %) is less utilised than node-a (350 / 8 = 43.75 %)
+    assert (nodes.level, nodes.total_rows, list(nodes.cells["node"].unique())) == ("node", 2, ["node-b"])
+    series, resolution = util_data.device_series(ro, "c1", "gpu-a1", window)
+    assert resolution == "step" and list(series["util_pct"]) == pytest.approx([30.0, 0.0, 0.0, 0.0])
+    assert list(series["state"]) == ["active", "allocated_idle", "allocated_idle", "allocated_idle"]
+    # above 48 h: hourly means from usage_hourly
+    hourly, resolution = util_data.device_series(
+        ro, "c1", "gpu-a1", resolve_window(ro, parse_query("?from=2026-01-04&to=2026-01-06")))
+    assert resolution == "hour" and list(hourly["util_pct"]) == pytest.approx([30.0, 0.0, 0.0, 0.0])
+
+
+def test_jobs_data_from_int_job_daily(ro):
+    df = jobs_data.jobs(ro, ALL, resolve_window(ro, ALL), step_seconds=3600).set_index("job")
+    assert list(df.index) == ["notebook", "train", "infer"] or list(df.index) == ["train", "notebook", "infer"]
+    assert df.loc["train", "cost_usd"] == pytest.approx(120.0)
+    assert df.loc["notebook", "idle_cost_usd"] == pytest.approx(90.0)
+    assert df.loc["notebook", "util_avg_pct"] == pytest.approx(7.5)
+    assert df.loc["infer", "team"] == "serving"          # no team label: the namespace
+    assert df.loc["infer", "last_seen_at"] == pd.Timestamp(END)
+    assert df.loc["train", "mem_peak_bytes"] is None or pd.isna(df.loc["train", "mem_peak_bytes"])
+    only = jobs_data.jobs(ro, parse_query("?team=research"), resolve_window(ro, ALL), 3600)
+    assert list(only["job"]) == ["notebook"]
+
+
+def test_teams_chargeback_under_both_policies(ro):
+    window = resolve_window(ro, ALL)
+    daily, pool = teams_data.team_daily(ro, ALL, window), teams_data.pool_daily(ro, ALL, window)
+    sep = chargeback.chargeback(daily, pool, "separate").set_index("team")
+    assert sep["charge_usd"].to_dict() == pytest.approx({
+        "ml": 120.0, "research": 120.0, "serving": 10.0,
+        chargeback.PLATFORM_ROWS["unallocated"]: 20.0, chargeback.PLATFORM_ROWS["no_data"]: 10.0})
+    shared = chargeback.chargeback(daily, pool, "shared").set_index("team")
+    assert shared["charge_usd"].to_dict() == pytest.approx({"ml": 134.4, "research": 134.4, "serving": 11.2})
+    assert shared["charge_usd"].sum() == pytest.approx(280.0) == sep["charge_usd"].sum()
+    # A team filter keeps each team's share of the whole pool.
+    f = parse_query("?team=ml")
+    ml = chargeback.chargeback(teams_data.team_daily(ro, f, window), teams_data.pool_daily(ro, f, window),
+                               "shared", include_platform_rows=False)
+    assert ml["charge_usd"].tolist() == pytest.approx([134.4])
+    with pytest.raises(ValueError):
+        chargeback.chargeback(daily, pool, "everyone-pays")
+
+
+def test_chargeback_keeps_a_pool_nobody_can_absorb():
+    daily = pd.DataFrame({"day": [T0], "team": ["a"], "jobs": [1], "active_usd": [10.0], "idle_usd": [0.0],
+                          "held_no_data_usd": [0.0], "gpu_hours": [1.0], "util_gpu_hours": [50.0],
+                          "util_observed_gpu_hours": [1.0]})
+    pool = pd.DataFrame({"day": [T0, T0 + timedelta(days=1)], "unallocated_usd": [5.0, 7.0],
+                         "unheld_no_data_usd": [0.0, 1.0], "allocated_all_usd": [10.0, 0.0]})
+    out = chargeback.chargeback(daily, pool, "shared").set_index("kind")
+    assert out.loc["team", "charge_usd"] == pytest.approx(15.0)
+    assert out.loc["unabsorbed", "charge_usd"] == pytest.approx(8.0)
+
+
+def test_prices_data(ro):
+    window = resolve_window(ro, ALL)
+    types = prices_data.instance_types(ro, ALL)
+    assert list(types["instance_type"]) == ["g5.xlarge", "p4d.24xlarge"]
+    hist = prices_data.history(ro, ["g5.xlarge"], window)
+    assert list(hist["effective_at"]) == [pd.Timestamp(T0), pd.Timestamp(H[2])]
+    assert list(hist["usd_per_hour"]) == pytest.approx([0.40, 0.45])
+    od = prices_data.on_demand_reference(ro, ["g5.xlarge", "no-such-type"], window)
+    assert list(od["instance_type"]) == ["g5.xlarge"] and list(od["source"]) == ["catalog_list"]
+    mix = prices_data.source_mix(ro, ALL, list(types["instance_type"]), window)
+    assert mix["gpu_cost_usd"].sum() == pytest.approx(280.0) and set(mix["price_source"]) == {"test"}
+    eff = prices_data.effective_prices(ro, ALL, ["g5.xlarge"], window)
+    assert eff[["capacity_type", "usd_per_hour"]].values.tolist() == [["spot", 10.0]]
+
+
+@pytest.mark.parametrize("search", [
+    "?team=%27+or+1%3D1+--", "?cluster=%3B+drop+table+job_costs", "?model=x%27%29%3B+drop+table+usage_hourly%3B--",
+    "?ns=%22%3B+select+1%3B", "?team=research%27+union+select+%2A+from+job_costs+--",
+])
+def test_sql_in_filter_values_matches_nothing_and_changes_nothing(ro, search):
+    f = parse_query(search)
+    window = resolve_window(ro, f)
+    assert overview_data.load(ro, f).empty
+    assert util_data.devices(ro, f, window).empty
+    assert jobs_data.jobs(ro, f, window, 3600).empty
+    assert ro.execute("select count(*) from job_costs").fetchone()[0] == 3
+    assert ro.execute("select count(*) from usage_hourly").fetchone()[0] == 12
+
+
+# ---------------------------------------------------------------- grid models (pure)
+
+def test_grid_filter_and_sort_models():
+    from gpucost.dashboard.gridquery import apply_filter_model, apply_sort_model, sort_model_from_column_state
+    df = pd.DataFrame({"job": ["train", "notebook", "infer", None], "cost_usd": [120.0, 120.0, 10.0, None],
+                       "team": ["ml", "research", "serving", "x"]})
+    cols = ["job", "cost_usd", "team"]
+    f = lambda model: list(apply_filter_model(df, model, cols)["team"])  # noqa: E731
+    assert f({"job": {"filterType": "text", "type": "contains", "filter": "IN"}}) == ["ml", "serving"]
+    assert f({"job": {"filterType": "text", "type": "blank"}}) == ["x"]
+    assert f({"cost_usd": {"filterType": "number", "type": "greaterThan", "filter": 50}}) == ["ml", "research"]
+    assert f({"cost_usd": {"filterType": "number", "type": "inRange", "filter": 5, "filterTo": 10}}) == ["serving"]
+    assert f({"cost_usd": {"filterType": "number", "operator": "OR", "conditions": [
+        {"type": "lessThan", "filter": 20}, {"type": "equals", "filter": 120}]}}) == ["ml", "research", "serving"]
+    assert f({"job": {"filterType": "text", "type": "startsWith", "filter": "t"},
+              "team": {"filterType": "text", "type": "equals", "filter": "ML"}}) == ["ml"]
+    # Unknown columns, types and junk are ignored, never evaluated.
+    assert f({"__class__": {"type": "contains", "filter": "x"}, "job": {"filterType": "text", "type": "eval",
+                                                                         "filter": "1"}, "team": "junk"}) \
+        == ["ml", "research", "serving", "x"]
+    s = apply_sort_model(df, [{"colId": "cost_usd", "sort": "asc"}, {"colId": "team", "sort": "desc"}], cols)
+    assert list(s["team"]) == ["serving", "research", "ml", "x"]
+    assert sort_model_from_column_state([{"colId": "team", "sort": "desc", "sortIndex": 1},
+                                         {"colId": "cost_usd", "sort": "asc", "sortIndex": 0},
+                                         {"colId": "job", "sort": None}]) == [
+        {"colId": "cost_usd", "sort": "asc"}, {"colId": "team", "sort": "desc"}]
+
+
+def test_result_cache_follows_the_snapshot(world, tmp_path):
+    from gpucost.dashboard.cache import ResultCache
+    cache, calls = ResultCache(2), []
+    compute = lambda: calls.append(1) or len(calls)  # noqa: E731
+    assert cache.get_or_compute(world, "k", compute) == 1
+    assert cache.get_or_compute(world, "k", compute) == 1          # cached
+    other = Settings(db=tmp_path / "other.duckdb")
+    assert cache.get_or_compute(other, "k", compute) == 2          # another warehouse file
+    assert ResultCache(0).get_or_compute(world, "k", compute) == 3  # disabled
+
+
+# ---------------------------------------------------------------- filters (pure)
+
+def test_filters_round_trip_through_the_url():
+    f = parse_query("?from=2026-01-05&to=2026-01-11&cluster=c1&team=ml&team=research&ns=ml&model=NVIDIA+L4")
+    assert (f.start, f.end) == (T0, datetime(2026, 1, 12))
+    assert f.teams == ("ml", "research") and f.gpu_models == ("NVIDIA L4",) and not f.notes
+    assert parse_query(f.to_query()) == f
+    assert from_controls("2026-01-05", "2026-01-11T00:00:00", ["c1"], ["ml", "research"], ["ml"],
+                         ["NVIDIA L4"]) == f
+    assert Filters().to_query() == "" and parse_query("") == Filters()
+
+
+def test_filters_drop_bad_values_with_a_note():
+    f = parse_query("?from=%3B+drop+table+job_costs&to=2026-99-01&team=" + "x" * 300 + "&team=ok")
+    assert (f.start, f.end, f.teams) == (None, None, ("ok",))
+    assert len(f.notes) == 3 and "not a date" in f.notes[0]
+    swapped = parse_query("?from=2026-01-10&to=2026-01-05")
+    assert (swapped.start_day.day, swapped.end_day.day) == (5, 10) and swapped.notes
+
+
+# ---------------------------------------------------------------- new figure builders
+
+def test_weekly_and_state_figures(ro):
+    d = overview_data.load(ro, ALL)
+    fig = figures_usage.weekly_spend(d.weekly)
+    assert [t.name for t in fig.data[:4]] == ["Active", "Allocated, idle", "Unallocated", "No data"]
+    assert sum(t.y[0] for t in fig.data[:4]) == pytest.approx(1680.0)
+    assert fig.layout.yaxis.title.text == "Cost (USD per day)"
+    states = figures_usage.gpus_by_state_over_time(d.over_time, 1)
+    assert states.layout.yaxis.title.text == "GPUs (mean count)"
+    assert [t.stackgroup for t in states.data] == ["gpus"] * 4
+
+
+def test_heatmap_and_series_figures(ro):
+    window = resolve_window(ro, ALL)
+    heat = util_data.heatmap(ro, ALL, window, device_count=3)
+    fig = figures_usage.util_heatmap(heat.cells, heat.level, heat.bucket_hours, heat.total_rows)
+    assert list(fig.data[0].y) == ["node-a · GPU 0", "node-a · GPU 1", "node-b · GPU 0"]
+    assert fig.data[0].colorbar.title.text == "Util (%)"
+    series, resolution = util_data.device_series(ro, "c1", "gpu-a0", window)
+    sfig = figures_usage.gpu_series(series, "node-a · GPU 0", resolution)
+    assert [sfig.layout[f"yaxis{i}"].title.text for i in ("", "2", "3")] == ["Util (%)", "Memory (GiB)", "Power (W)"]
+    assert figures_usage.util_heatmap(heat.cells.iloc[0:0], "gpu", 1, 0).layout.annotations[0].text
+
+
+def test_cost_figures(ro):
+    window = resolve_window(ro, ALL)
+    table = chargeback.chargeback(teams_data.team_daily(ro, ALL, window),
+                                  teams_data.pool_daily(ro, ALL, window), "separate")
+    fig = figures_costs.team_chargeback(table, "separate")
+    assert list(fig.data[0].y)[-1] == "ml" or list(fig.data[0].y)[-1] == "research"  # most charged on top
+    assert fig.layout.xaxis.title.text == "Cost (USD)"
+    hist = prices_data.history(ro, ["g5.xlarge"], window)
+    od = prices_data.on_demand_reference(ro, ["g5.xlarge"], window)
+    pfig = figures_costs.price_history(hist, od, end=window.end)
+    assert {t.name for t in pfig.data} == {"Spot us-east-1a", "On-demand (list)"}
+    assert pfig.layout.yaxis.title.text == "USD per hour"
+    mix = figures_costs.price_source_mix(prices_data.source_mix(ro, ALL, ["g5.xlarge", "p4d.24xlarge"], window))
+    assert mix.layout.yaxis.title.text == "GPU cost (USD per day)"
+
+
+# ---------------------------------------------------------------- /metrics and auth
+
+def test_metrics_latest_complete_hour(world, ro):
+    hours = metrics.latest_complete_hours(ro, step_seconds=3600)
+    assert [(h.cluster, h.hour) for h in hours] == [("c1", H[3])]
+    text = create_app(world).server.test_client().get("/metrics").get_data(as_text=True)
+    samples = dict(line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+    assert float(samples['gpucost_gpus{cluster="c1",state="active"}']) == pytest.approx(2.0)
+    assert float(samples['gpucost_gpus{cluster="c1",state="allocated_idle"}']) == pytest.approx(1.0)
+    assert float(samples['gpucost_gpus{cluster="c1",state="unallocated"}']) == 0.0
+    assert float(samples['gpucost_idle_cost_usd_per_hour{cluster="c1"}']) == pytest.approx(30.0)
+    assert float(samples['gpucost_unallocated_cost_usd_per_hour{cluster="c1"}']) == 0.0
+    assert float(samples['gpucost_cost_usd_per_hour{cluster="c1"}']) == pytest.approx(70.0)
+    assert float(samples['gpucost_no_data_share{cluster="c1"}']) == 0.0
+    assert float(samples['gpucost_allocated_util_pct{cluster="c1"}']) == pytest.approx(60.0)
+    assert float(samples['gpucost_hour_start_timestamp_seconds{cluster="c1"}']) == H[3].timestamp() - \
+        (datetime.fromtimestamp(0) - datetime(1970, 1, 1)).total_seconds()
+    assert samples["gpucost_warehouse_up"] == "1"
+
+
+def test_metrics_when_the_warehouse_is_missing(tmp_path):
+    resp = create_app(Settings(db=tmp_path / "absent.duckdb")).server.test_client().get("/metrics")
+    assert resp.status_code == 200 and "gpucost_warehouse_up 0" in resp.get_data(as_text=True)
+    assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+
+
+def test_basic_auth(world):
+    import base64
+    client = create_app(world, auth=DashboardAuth(username="ops", password="s3cret")).server.test_client()
+    creds = lambda u, p: {"Authorization": "Basic " + base64.b64encode(f"{u}:{p}".encode()).decode()}  # noqa: E731
+    assert client.get("/").status_code == 401
+    assert client.get("/", headers=creds("ops", "wrong")).status_code == 401
+    assert client.get("/metrics", headers=creds("ops", "s3cret")).status_code == 200
+    assert client.get("/", headers=creds("ops", "s3cret")).status_code == 200
+    assert client.get("/_dash-layout").status_code == 401
+    assert client.get("/healthz").status_code == 200            # probes need no credentials
+    assert 'Basic realm="gpucost"' in client.get("/").headers["WWW-Authenticate"]
+
+
+def test_trusted_header_auth_and_settings(world):
+    client = create_app(world, auth=DashboardAuth(user_header="X-Forwarded-User")).server.test_client()
+    assert client.get("/").status_code == 403
+    assert client.get("/", headers={"X-Forwarded-User": ""}).status_code == 403
+    assert client.get("/", headers={"X-Forwarded-User": "alice"}).status_code == 200
+    env = {"GPUCOST_DASHBOARD_USER": "ops", "GPUCOST_DASHBOARD_PASSWORD": "pw"}
+    assert DashboardAuth.from_env(env) == DashboardAuth(username="ops", password="pw")
+    assert DashboardAuth.from_env({}, user_header="X-Forwarded-User").mode == "header"
+    assert DashboardAuth.from_env({}) is None
+    with pytest.raises(GpucostError):
+        DashboardAuth.from_env({"GPUCOST_DASHBOARD_USER": "ops"})   # a user without a password
+
+
 # ---------------------------------------------------------------- app
 
 def test_healthz(world, tmp_path):
@@ -297,8 +637,17 @@ def browser():
         b.close()
 
 
-def _open(browser, url: str):
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+@pytest.fixture(scope="module")
+def context(browser):
+    """One browser context per module: its pages share the HTTP cache (plotly.js is 4 MB)."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    yield ctx
+    ctx.close()
+
+
+def _open(context, url: str):
+    """A new page at ``url`` and the list its console errors, page errors and HTTP >= 400 go to."""
+    page = context.new_page()
     problems: list[str] = []
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
@@ -307,12 +656,12 @@ def _open(browser, url: str):
     return page, problems
 
 
-def test_overview_page_in_a_browser(world, browser):
+def test_overview_page_in_a_browser(world, context):
     with _Server(world) as srv:
-        page, problems = _open(browser, srv.url + "/")
+        page, problems = _open(context, srv.url + "/")
         try:
             page.wait_for_function(
-                "[...document.querySelectorAll('.js-plotly-plot')].filter(g => (g.data || []).length).length == 2", timeout=15000)
+                "[...document.querySelectorAll('.js-plotly-plot')].filter(g => (g.data || []).length).length == 3", timeout=15000)
             page.wait_for_timeout(300)  # let the last relayout settle before the screenshot
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "dashboard-overview.png"), full_page=True)
@@ -325,11 +674,13 @@ def test_overview_page_in_a_browser(world, browser):
             assert page.inner_text("#card-idle-value") == "$110"
             assert "39.3 % of spend" in page.inner_text("#card-idle")
             assert "2026-01-05 00:00 to 2026-01-05 04:00 UTC" in page.inner_text("#overview-window")
+            assert "no data for the previous 4 hours" in page.inner_text("#card-spend")
             names = page.evaluate("""() => Object.fromEntries(
                 [...document.querySelectorAll('.js-plotly-plot')].map(
                     g => [g.closest('[id]').id, g.data.map(t => t.name)]))""")
             assert names == {
                 "overview-spend-by-state": ["Active", "Allocated, idle", "Unallocated", "No data"],
+                "overview-weekly": ["Active", "Allocated, idle", "Unallocated", "No data", None],
                 "overview-cost-by-team": ["Active", "Allocated, idle"],
             }
             assert page.locator("#overview-spend-by-state .trace.bars").count() == 4
@@ -343,10 +694,10 @@ def test_overview_page_in_a_browser(world, browser):
     ("empty", "no GPU usage yet"),
     ("missing", "Cannot read the warehouse: warehouse not found"),
 ])
-def test_overview_page_without_data_shows_why(case, expected, empty_world, tmp_path, browser):
+def test_overview_page_without_data_shows_why(case, expected, empty_world, tmp_path, context):
     settings = empty_world if case == "empty" else Settings(db=tmp_path / "absent.duckdb")
     with _Server(settings) as srv:
-        page, problems = _open(browser, srv.url + "/")
+        page, problems = _open(context, srv.url + "/")
         try:
             page.wait_for_selector("#overview-message", state="visible", timeout=15000)
             assert expected in page.inner_text("#overview-message")

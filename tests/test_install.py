@@ -35,4 +35,4 @@ def test_wheel_install_runs_demo_and_query_elsewhere(tmp_path):
     where = subprocess.run([str(venv / "bin" / "python"), "-c",
                             "import gpucost.sql, pathlib; print(pathlib.Path(gpucost.sql.__file__).parent)"],
                            cwd=elsewhere, capture_output=True, text=True, check=True).stdout.strip()
-    assert str(REPO) not in where and (Path(where) / "models" / "gpu_usage.sql").is_file()
+    assert str(REPO) not in where and (Path(where) / "models" / "gpu_usage_steps.sql").is_file()

@@ -1,82 +1,71 @@
-"""Overview page ("/"): what the GPUs cost over the warehouse's data window, and how much
-of it was idle or unallocated.
+"""Overview page ("/"): what the GPUs cost in the filtered window, how much of it was idle or
+unallocated, how that changed from the previous period and week over week, and who spent it.
 
-The layout is an empty skeleton; the data is read in ``load`` (a callback fired when the
-page's dcc.Location renders), through ``queries.load_overview`` with the app's settings.
+The layout is an empty skeleton; ``load`` reads usage_hourly (``data.overview``) when the
+URL's filters change.
 """
 
 from __future__ import annotations
 
 import dash
-from dash import Input, Output, dcc, html
+from dash import Input, Output, html
 
-from gpucost.dashboard import figures, formatting as fmt
+from gpucost.dashboard import figures, figures_usage, formatting as fmt
 from gpucost.dashboard.app import current_settings
-from gpucost.dashboard.queries import load_overview
-from gpucost.errors import GpucostError
+from gpucost.dashboard.components import (CONTENT_STYLE, HIDDEN, MESSAGE_STYLE, card, empty_message,
+                                          graph, page_header)
+from gpucost.dashboard.data import overview as data
+from gpucost.dashboard.pagekit import PageDataError, read, span_label
 
 dash.register_page(__name__, path="/", name="Overview", title="GPU cost overview · gpucost", order=0)
-
-EMPTY_MESSAGE = ("The warehouse has no GPU usage yet (gpu_usage is empty). "
-                 "Load data with `gpucost demo` or a collector, then run `gpucost build`.")
-
-CONTENT_STYLE = {"maxWidth": "1200px", "margin": "0 auto", "padding": "16px 24px 40px"}
-CARD_STYLE = {
-    "flex": "1 1 220px", "background": "white", "borderRadius": "8px", "padding": "14px 18px",
-    "boxShadow": "0 1px 3px rgba(0,0,0,0.12)", "minWidth": "200px",
-}
-PANEL_STYLE = {"background": "white", "borderRadius": "8px", "padding": "8px 12px",
-               "boxShadow": "0 1px 3px rgba(0,0,0,0.12)", "marginTop": "16px"}
-MESSAGE_STYLE = {"background": "#fff8e1", "border": "1px solid #f0c36d", "borderRadius": "8px",
-                 "padding": "12px 16px", "marginTop": "16px"}
-HIDDEN = {"display": "none"}
-GRAPH_CONFIG = {"displaylogo": False}
-
-
-def _card(card_id: str, label: str, value: str, note: str) -> html.Div:
-    return html.Div([
-        html.Div(label, style={"fontSize": "13px", "color": "#52606d", "textTransform": "uppercase",
-                               "letterSpacing": "0.04em"}),
-        html.Div(value, id=f"{card_id}-value",
-                 style={"fontSize": "28px", "fontWeight": "700", "margin": "4px 0"}),
-        html.Div(note, style={"fontSize": "13px", "color": "#52606d"}),
-    ], id=card_id, className="headline-card", style=CARD_STYLE)
-
-
-def _graph(graph_id: str, figure) -> html.Div:
-    return html.Div(dcc.Graph(id=graph_id, figure=figure, config=GRAPH_CONFIG), style=PANEL_STYLE)
 
 
 def layout(**_query) -> html.Div:
     return html.Div([
-        dcc.Location(id="overview-url", refresh=False),
-        html.H1("GPU cost overview", style={"fontSize": "26px", "margin": "8px 0 2px"}),
-        html.Div("Loading…", id="overview-window", style={"color": "#52606d", "fontSize": "14px"}),
+        *page_header("GPU cost overview", "overview-window"),
         html.Div(id="overview-message", style=HIDDEN),
-        dcc.Loading(html.Div(id="overview-cards",
-                             style={"display": "flex", "flexWrap": "wrap", "gap": "16px",
-                                    "marginTop": "16px"}),
-                    type="dot"),
+        html.Div(id="overview-cards", style={"display": "flex", "flexWrap": "wrap", "gap": "16px",
+                                             "marginTop": "16px"}),
         # Graphs are created by the callback, once there is data: a graph drawn inside a
         # hidden container would be laid out at zero width.
         html.Div(id="overview-figures"),
     ], style=CONTENT_STYLE)
 
 
-def _cards(head, by_state) -> list[html.Div]:
-    row = head.iloc[0]
-    hours = by_state.set_index("state")["gpu_hours"]
-    allocated = float(hours.get("active", 0.0) + hours.get("allocated_idle", 0.0))
+def _delta(current: float, previous: float | None, label: str, lower_is_better: bool | None,
+           points: bool = False) -> tuple[str | None, bool | None]:
+    if previous is None or fmt._missing(previous) or fmt._missing(current):
+        return f"no data for the previous {label}", None
+    if points:
+        change = current - previous
+        good = None if lower_is_better is None or abs(change) < 0.05 else (change < 0) == lower_is_better
+        return f"{change:+.1f} points vs previous {label}", good
+    if previous == 0:
+        return f"previous {label}: {fmt.usd(previous)}", None
+    change = current / previous - 1
+    good = None if lower_is_better is None or abs(change) < 0.0005 else (change < 0) == lower_is_better
+    return f"{change:+.1%} vs previous {label}", good
+
+
+def _cards(d: data.OverviewData) -> list[html.Div]:
+    cur, prev = d.period("current"), d.period("previous")
+    label = span_label(d.window.hours)
+    p = (lambda col: None if prev is None else prev[col])  # noqa: E731
+    spend_delta = _delta(cur["spend_usd"], p("spend_usd"), label, None)
+    hours_delta = _delta(cur["gpu_hours"], p("gpu_hours"), label, None)
+    util_delta = _delta(cur["util_pct"], p("util_pct"), label, False, points=True)
+    idle_delta = _delta(cur["idle_unallocated_usd"], p("idle_unallocated_usd"), label, True)
     return [
-        _card("card-spend", "Spend (USD)", fmt.usd(row["spend_usd"]),
-              f"{fmt.usd(row['no_data_usd'])} of it without telemetry"),
-        _card("card-gpu-hours", "GPU-hours", fmt.gpu_hours(row["gpu_hours"]),
-              f"{fmt.gpu_hours(allocated)} allocated to workloads"),
-        _card("card-utilisation", "Utilisation (%)", fmt.pct(row["util_pct"]),
-              "GPU-hour-weighted, allocated GPUs"),
-        _card("card-idle", "Idle + unallocated (USD)", fmt.usd(row["idle_unallocated_usd"]),
-              f"{fmt.share(row['idle_unallocated_share'])} of spend · idle "
-              f"{fmt.usd(row['allocated_idle_usd'])}, unallocated {fmt.usd(row['unallocated_usd'])}"),
+        card("card-spend", "Spend (USD)", fmt.usd(cur["spend_usd"]),
+             f"{fmt.usd(cur['no_data_usd'])} of it without telemetry", *spend_delta),
+        card("card-gpu-hours", "GPU-hours", fmt.gpu_hours(cur["gpu_hours"]),
+             f"{fmt.gpu_hours(cur['allocated_gpu_hours'])} allocated to workloads", *hours_delta),
+        card("card-utilisation", "Utilisation (%)", fmt.pct(cur["util_pct"]),
+             "GPU-hour-weighted, allocated GPUs", *util_delta),
+        card("card-idle", "Idle + unallocated (USD)", fmt.usd(cur["idle_unallocated_usd"]),
+             f"{fmt.share(cur['idle_unallocated_share'])} of spend · idle "
+             f"{fmt.usd(cur['allocated_idle_usd'])}, unallocated {fmt.usd(cur['unallocated_usd'])}",
+             *idle_delta),
     ]
 
 
@@ -88,25 +77,23 @@ def _cards(head, by_state) -> list[html.Div]:
     Output("overview-message", "style"),
     Output("overview-cards", "children"),
     Output("overview-figures", "children"),
-    Input("overview-url", "pathname"),
+    Input("url", "search"),
 )
-def load(_pathname):
-    """Read the overview with the serving app's settings; never raises for a missing,
-    locked or outdated warehouse (shows the cause instead)."""
+def load(search):
+    """Read the overview for the URL's filters; never raises for a missing, locked or
+    outdated warehouse (shows the cause instead)."""
     settings = current_settings()
     try:
-        data = load_overview(settings)
-    except GpucostError as exc:
-        return ("Warehouse unavailable", f"Cannot read the warehouse: {exc}", MESSAGE_STYLE,
-                [], [])
-    if data.empty:
-        return (f"Warehouse: {settings.db}", EMPTY_MESSAGE, MESSAGE_STYLE, [], [])
-    head = data.headline
-    window = fmt.window(head["first_ts"].iloc[0], head["last_ts"].iloc[0], settings.step_seconds)
+        filters, d = read(settings, search, data.load, cache_key="overview")
+    except PageDataError as exc:
+        return "Warehouse unavailable", str(exc), MESSAGE_STYLE, [], []
+    window = fmt.window(d.window.start, d.window.end, 0)
+    subtitle = f"Window: {window} · warehouse {settings.db}"
+    if d.empty:
+        return subtitle, empty_message(filters), MESSAGE_STYLE, [], []
     return (
-        f"Data window: {window} · warehouse {settings.db}",
-        None, HIDDEN,
-        _cards(head, data.by_state),
-        [_graph("overview-spend-by-state", figures.spend_by_state_over_time(data.over_time, data.bucket)),
-         _graph("overview-cost-by-team", figures.cost_by_team(data.by_team))],
+        subtitle, None, HIDDEN, _cards(d),
+        [graph("overview-spend-by-state", figures.spend_by_state_over_time(d.over_time, d.bucket)),
+         graph("overview-weekly", figures_usage.weekly_spend(d.weekly)),
+         graph("overview-cost-by-team", figures.cost_by_team(d.by_team))],
     )

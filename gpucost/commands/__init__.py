@@ -3,6 +3,6 @@
 A handler is ``run(settings, args)``; it raises GpucostError for failures the user can act on.
 """
 
-from gpucost.commands import build, collect, demo, placement, query, serve
+from gpucost.commands import build, collect, demo, placement, query, report, serve, doctor, exporter
 
-COMMANDS = (demo, collect, build, query, placement, serve)
+COMMANDS = (demo, collect, build, query, placement, serve, report, doctor, exporter)

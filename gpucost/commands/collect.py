@@ -29,7 +29,9 @@ def register(sub) -> None:
 
 def _extra_sources() -> tuple:
     """Collector subcommands that live in their own modules (each has register(what))."""
-    return ()
+    from gpucost.commands import collect_prometheus
+
+    return (collect_prometheus,)
 
 
 def run_prices(settings: Settings, args: argparse.Namespace) -> None:
