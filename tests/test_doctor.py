@@ -120,3 +120,25 @@ def test_warehouse_report(tmp_path, capsys):
     duckdb.connect(str(foreign)).execute("create table t (x int)").close()
     assert main(["--db", str(foreign), "doctor"]) == 1
     assert "not a gpucost warehouse" in capsys.readouterr().out
+
+
+def test_doctor_reports_the_gap_to_the_bill(tmp_path):
+    from dataclasses import replace as with_
+
+    from gpucost.build import build
+    from gpucost.commands.doctor import warehouse_findings
+    from gpucost.ingest.loads import load_tables
+    from gpucost.settings import CostSplit, Settings
+    from gpucost.warehouse import open_warehouse
+    from test_models import WINDOW, billing_lines, load_world
+
+    settings = with_(Settings(db=tmp_path / "w.duckdb"), step_seconds=3600, cost=CostSplit(gpu_share=0.5))
+    with open_warehouse(settings, create=True) as con:
+        load_world(con)
+        load_tables(con, "bill.csv", WINDOW, [("raw_billing_line_items", billing_lines())])
+        build(con, settings)
+    findings = [f for f in warehouse_findings(settings) if "bill vs computed" in f.message]
+    assert len(findings) == 1
+    # billed instances: i-0aaa ($5.50 effective, node computed $130.284) and i-0zzz ($50, unseen)
+    assert "effective $55.50, computed $130.28" in findings[0].message
+    assert findings[0].level == "warning" and "1 billed, node not seen in telemetry" in findings[0].message

@@ -69,9 +69,30 @@ def warehouse_findings(settings: Settings):
                                    f"{built[1]:%Y-%m-%d}..{built[2]:%Y-%m-%d}"))
         elif loads:
             out.append(Finding(WARNING, "never built: run `gpucost build`"))
+        if version >= 3:
+            out.extend(reconciliation_findings(con))
         return out
     finally:
         con.close()
+
+
+def reconciliation_findings(con) -> list:
+    """The gap between the bill and gpucost's computed cost (reconciliation table), when
+    billing line items are loaded: a warning past 5 % of the billed effective cost."""
+    from gpucost.ingest.prometheus.health import OK, WARNING, Finding
+
+    billed, computed, gap, days = con.execute("""
+        select sum(effective_cost_usd), sum(computed_cost_usd), sum(difference_usd), count(distinct day)
+        from reconciliation where effective_cost_usd is not null""").fetchone()
+    if not days:
+        return []
+    reasons = con.execute("""select explanation, count(*) from reconciliation
+                             group by 1 order by 2 desc, 1""").fetchall()
+    share = abs(gap) / abs(billed) if billed else 0.0
+    text = (f"bill vs computed over {days} billed days: effective ${billed:,.2f}, computed "
+            f"${computed or 0:,.2f}, gap ${gap:,.2f} ({share:.1%}); instance-days: "
+            + ", ".join(f"{n} {reason}" for reason, n in reasons))
+    return [Finding(WARNING if share > 0.05 else OK, text)]
 
 
 def run(settings: Settings, args: argparse.Namespace) -> None:
