@@ -139,9 +139,9 @@ def util_heatmap(cells: pd.DataFrame, level: str, bucket_hours: int, total_rows:
     note = (f"{shown} {what}s" if shown == total_rows
             else f"the {shown} least-utilised of {total_rows} {what}s (narrow the filters to see others)")
     data = [dict(
-        type="heatmap", x=list(z.columns), y=[labels[k] for k in order], z=z.to_numpy(dtype=float).round(1),
+        type="heatmap", x=list(z.columns), y=[labels[k] for k in order], z=z.to_numpy(dtype="float32").round(1),
         zmin=0, zmax=100, colorscale=UTIL_COLOURSCALE, xgap=0, ygap=1,
-        customdata=nd.to_numpy(dtype=float).round(2),
+        customdata=nd.to_numpy(dtype="float32").round(2),   # float32: half the bytes on the wire
         colorbar=dict(title=dict(text="Util (%)"), ticksuffix=" %", thickness=14, len=0.9),
         hovertemplate="%{y}<br>%{x|%Y-%m-%d %H:%M} UTC<br>util %{z:.1f} %"
                       "<br>no telemetry %{customdata:.0%}<extra></extra>",

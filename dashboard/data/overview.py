@@ -179,7 +179,9 @@ class OverviewData:
         return current is None or int(current["gpu_usage_rows"]) == 0
 
 
-def load(con: duckdb.DuckDBPyConnection, filters: Filters) -> OverviewData:
+def load(con: duckdb.DuckDBPyConnection, filters: Filters, with_teams: bool = True) -> OverviewData:
+    """Everything the overview shows; ``with_teams=False`` skips the per-team query (the page
+    reads it in a callback of its own, in parallel) and leaves ``by_team`` empty."""
     window = resolve_window(con, filters)
     bucket = period_bucket(window)
     h = hourly(con, filters, window.start - (window.end - window.start), window.end)
@@ -190,6 +192,7 @@ def load(con: duckdb.DuckDBPyConnection, filters: Filters) -> OverviewData:
         over_time=series_from_hourly(current, 1 if bucket == "hour" else 24),
         bucket=bucket,
         weekly=weekly_from_hourly(current),
-        by_team=by_team(con, filters, window),
+        by_team=by_team(con, filters, window) if with_teams else pd.DataFrame(
+            columns=["team", "jobs", "gpu_hours", "cost_usd", "idle_cost_usd", "active_cost_usd"]),
     )
 

@@ -27,6 +27,8 @@ select
     any_value(mig_profile)                                    as mig_profile,
     any_value(gpu_model)                                      as gpu_model,
     sum(util_gpu_hours) / nullif(sum(util_observed_gpu_hours), 0) as util_pct,
+    sum(util_gpu_hours)                                       as util_gpu_hours,
+    sum(util_observed_gpu_hours)                              as util_observed_gpu_hours,
     sum(gpu_hours)                                            as gpu_hours,
     sum(idle_cost_usd)                                        as idle_cost_usd
 from usage_hourly
@@ -35,52 +37,21 @@ group by cluster, device_id
 order by cluster, node, gpu_index, device_id
 """
 
-# Rows are GPUs (cluster, device_id) or nodes (cluster, node): two SQL texts from one template
+# The cells of the rows shown: the rows' devices (or nodes) come as lists, so the scan skips
+# the rest; (cluster, key) pairs are matched exactly afterwards. Two texts from one template
 # (column names only; values stay bind parameters).
-_HEATMAP_TEMPLATE = f"""
-with usage as not materialized (  -- inlined into both consumers: filters push into each scan
-    select * from usage_hourly
-    where {WHERE_USAGE}
-),
-row_totals as (
-    select
-        cluster,
-        {{key}},
-        any_value(node)          as row_node,
-        min(gpu_index)           as gpu_index,
-        any_value(device_id)     as row_device_id,
-        any_value(mig_profile)   as mig_profile,
-        count(distinct device_id) as devices,
-        sum(util_gpu_hours) / nullif(sum(util_observed_gpu_hours), 0) as row_util_pct
-    from usage
-    group by cluster, {{key}}
-),
-shown as (
-    select * from row_totals
-    order by row_util_pct asc nulls first, cluster, {{key}}
-    limit $max_rows
-),
-cells as (
-    select
-        cluster,
-        {{key}},
-        time_bucket(to_hours($bucket_hours::bigint), hour) as bucket_start,
-        sum(util_gpu_hours) / nullif(sum(util_observed_gpu_hours), 0) as util_pct,
-        sum(no_data_gpu_hours) / nullif(sum(gpu_hours), 0) as no_data_share
-    from usage
-    semi join shown using (cluster, {{key}})
-    group by all
-)
+_CELLS_TEMPLATE = f"""
 select
-    s.cluster || '/' || s.{{key}} as row_key,
-    s.cluster, s.row_node as node, s.gpu_index, s.row_device_id as device_id, s.mig_profile, s.devices,
-    s.row_util_pct, c.bucket_start, c.util_pct, c.no_data_share,
-    (select count(*) from row_totals) as total_rows
-from cells as c
-join shown as s using (cluster, {{key}})
-order by s.cluster, s.row_node, s.gpu_index, s.row_device_id, c.bucket_start
+    cluster,
+    {{key}}                                                              as key,
+    time_bucket(to_hours($bucket_hours::bigint), hour)                   as bucket_start,
+    sum(util_gpu_hours) / nullif(sum(util_observed_gpu_hours), 0)        as util_pct,
+    sum(no_data_gpu_hours) / nullif(sum(gpu_hours), 0)                   as no_data_share
+from usage_hourly
+where {WHERE_USAGE} and list_contains($keys::varchar[], {{key}})
+group by all
 """
-HEATMAP_SQL = {"gpu": _HEATMAP_TEMPLATE.format(key="device_id"), "node": _HEATMAP_TEMPLATE.format(key="node")}
+CELLS_SQL = {"gpu": _CELLS_TEMPLATE.format(key="device_id"), "node": _CELLS_TEMPLATE.format(key="node")}
 
 STEP_SERIES_SQL = """
 select
@@ -135,15 +106,35 @@ class Heatmap:
     total_rows: int          # rows (GPUs or nodes) in the filter; at most MAX_HEATMAP_ROWS shown
 
 
-def heatmap(con: duckdb.DuckDBPyConnection, filters, window: Window, device_count: int,
+def heatmap(con: duckdb.DuckDBPyConnection, filters, window: Window, devices: pd.DataFrame,
             max_rows: int = MAX_HEATMAP_ROWS) -> Heatmap:
     """Rows are GPUs when at most ``max_rows`` devices match, else nodes (mean over their
-    GPUs); when more rows match, the ``max_rows`` least utilised are kept."""
-    level = "gpu" if device_count <= max_rows else "node"
+    GPUs); when more rows match, the ``max_rows`` least utilised are kept (rows without
+    telemetry first). ``devices``: ``devices()`` of the same filters and window."""
+    level = "gpu" if len(devices) <= max_rows else "node"
     bucket_hours = bucket_hours_for(window)
-    cells = run(con, HEATMAP_SQL[level], bind(filters, window, max_rows=max_rows, bucket_hours=bucket_hours))
-    total = int(cells["total_rows"].iloc[0]) if not cells.empty else 0
-    return Heatmap(cells.drop(columns=["total_rows"]), level, bucket_hours, total)
+    columns = ["row_key", "cluster", "node", "gpu_index", "device_id", "mig_profile", "devices", "row_util_pct",
+               "bucket_start", "util_pct", "no_data_share"]
+    if devices.empty:
+        return Heatmap(pd.DataFrame(columns=columns), level, bucket_hours, 0)
+    key = "device_id" if level == "gpu" else "node"
+    rows = (devices.groupby(["cluster", key], as_index=False, sort=False)
+            .agg(node=("node", "first"), gpu_index=("gpu_index", "min"), device_id=("device_id", "first"),
+                 mig_profile=("mig_profile", "first"), devices=("device_id", "nunique"),
+                 util_gpu_hours=("util_gpu_hours", "sum"), observed=("util_observed_gpu_hours", "sum"))
+            if level == "node" else
+            devices.assign(devices=1, observed=devices["util_observed_gpu_hours"]))
+    rows["row_util_pct"] = rows["util_gpu_hours"] / rows["observed"].where(rows["observed"] > 0)
+    rows["key"] = rows[key]
+    rows["row_key"] = rows["cluster"] + "/" + rows["key"]
+    total = len(rows)
+    shown = rows.sort_values(["row_util_pct", "row_key"], na_position="first").head(max_rows)
+    cells = run(con, CELLS_SQL[level], bind(filters, window, bucket_hours=bucket_hours,
+                                            keys=sorted(set(shown["key"]))))
+    cells = cells.merge(shown[["cluster", "key", "row_key", "node", "gpu_index", "device_id", "mig_profile",
+                               "devices", "row_util_pct"]], on=["cluster", "key"], how="inner")
+    cells = cells.sort_values(["cluster", "node", "gpu_index", "device_id", "bucket_start"], ignore_index=True)
+    return Heatmap(cells[columns], level, bucket_hours, total)
 
 
 SERIES_COLUMNS = ["ts", "state", "util_pct", "mem_used_bytes", "mem_used_max_bytes", "mem_total_bytes",

@@ -15,6 +15,7 @@ from gpucost.dashboard.app import current_settings
 from gpucost.dashboard.components import (CONTENT_STYLE, HIDDEN, MESSAGE_STYLE, card, empty_message,
                                           graph, page_header)
 from gpucost.dashboard.data import overview as data
+from gpucost.dashboard.data.common import resolve_window
 from gpucost.dashboard.pagekit import PageDataError, read, span_label
 
 dash.register_page(__name__, path="/", name="Overview", title="GPU cost overview · gpucost", order=0)
@@ -29,6 +30,7 @@ def layout(**_query) -> html.Div:
         # Graphs are created by the callback, once there is data: a graph drawn inside a
         # hidden container would be laid out at zero width.
         html.Div(id="overview-figures"),
+        html.Div(id="overview-team-box"),   # its own callback, in parallel with the one above
     ], style=CONTENT_STYLE)
 
 
@@ -84,7 +86,8 @@ def load(search):
     outdated warehouse (shows the cause instead)."""
     settings = current_settings()
     try:
-        filters, d = read(settings, search, data.load, cache_key="overview")
+        filters, d = read(settings, search, lambda con, f: data.load(con, f, with_teams=False),
+                          cache_key="overview")
     except PageDataError as exc:
         return "Warehouse unavailable", str(exc), MESSAGE_STYLE, [], []
     window = fmt.window(d.window.start, d.window.end, 0)
@@ -94,6 +97,23 @@ def load(search):
     return (
         subtitle, None, HIDDEN, _cards(d),
         [graph("overview-spend-by-state", figures.spend_by_state_over_time(d.over_time, d.bucket)),
-         graph("overview-weekly", figures_usage.weekly_spend(d.weekly)),
-         graph("overview-cost-by-team", figures.cost_by_team(d.by_team))],
+         graph("overview-weekly", figures_usage.weekly_spend(d.weekly))],
     )
+
+
+@dash.get_app().callback(
+    Output("overview-team-box", "children"),
+    Input("url", "search"),
+)
+def team_chart(search):
+    """Allocated cost per team in the window (nothing when there is no usage)."""
+    def _read(con, filters):
+        return data.by_team(con, filters, resolve_window(con, filters))
+
+    try:
+        _, teams = read(current_settings(), search, _read, cache_key="overview-teams")
+    except PageDataError:
+        return []   # the main callback shows the cause
+    if teams.empty:
+        return []
+    return [graph("overview-cost-by-team", figures.cost_by_team(teams))]

@@ -38,7 +38,7 @@ COLUMNS = [
     {"field": "active_usd", "headerName": "Active (USD)", "valueFormatter": _money(), **NUMBER},
     {"field": "idle_usd", "headerName": "Idle (USD)", "headerTooltip": "Allocated but idle", "valueFormatter": _money(),
      **NUMBER},
-    {"field": "held_no_data_usd", "headerName": "No telemetry (USD)", "headerTooltip": "Held without telemetry",
+    {"field": "held_no_data_usd", "headerName": "No data (USD)", "headerTooltip": "Held without telemetry",
      "valueFormatter": _money(), **NUMBER},
     {"field": "shared_idle_usd", "headerName": "Shared idle (USD)", "valueFormatter": _money(), **NUMBER},
     {"field": "gpu_hours", "headerName": "GPU-hours",

@@ -37,6 +37,7 @@ def layout(**_query) -> html.Div:
         # Graphs are created by the callback with their data: a graph first drawn empty or
         # hidden keeps a wrong size.
         html.Div(id="util-figures"),
+        html.Div(id="util-states-box"),   # its own callback: runs in parallel with the heatmap's
         html.Div([
             html.Div([
                 html.Div("GPU for the drill-down (or click a heatmap cell)", style=LABEL_STYLE),
@@ -59,10 +60,8 @@ def _device_label(r) -> str:
 def _load(con, filters):
     window = resolve_window(con, filters)
     devices = data.devices(con, filters, window)
-    heat = data.heatmap(con, filters, window, device_count=len(devices))
-    bucket_hours = bucket_hours_for(window)
-    states = overview_data.over_time(con, filters, window, bucket_hours)
-    return window, devices, heat, states, bucket_hours
+    heat = data.heatmap(con, filters, window, devices)
+    return window, devices, heat
 
 
 @dash.get_app().callback(
@@ -80,7 +79,7 @@ def load(search, current_device):
     settings = current_settings()
     nothing = ([], no_update, no_update, no_update)
     try:
-        filters, (window, devices, heat, states, bucket_hours) = read(settings, search, _load,
+        filters, (window, devices, heat) = read(settings, search, _load,
                                                                            cache_key="utilisation")
     except PageDataError as exc:
         return "Warehouse unavailable", str(exc), MESSAGE_STYLE, *nothing
@@ -101,9 +100,28 @@ def load(search, current_device):
                   figures_usage.heatmap_row_labels(heat.cells, heat.level).items()} if not heat.cells.empty else {}
     return (subtitle, None, HIDDEN,
             [graph("util-heatmap", figures_usage.util_heatmap(heat.cells, heat.level, heat.bucket_hours,
-                                                              heat.total_rows)),
-             graph("util-states", figures_usage.gpus_by_state_over_time(states, bucket_hours))],
+                                                              heat.total_rows))],
             options, current_device, row_device)
+
+
+@dash.get_app().callback(
+    Output("util-states-box", "children"),
+    Input("url", "search"),
+)
+def states(search):
+    """GPUs per state over time, in the heatmap's time buckets."""
+    def _read(con, filters):
+        window = resolve_window(con, filters)
+        hours = bucket_hours_for(window)
+        return hours, overview_data.over_time(con, filters, window, hours)
+
+    try:
+        _, (hours, series) = read(current_settings(), search, _read, cache_key="utilisation-states")
+    except PageDataError:
+        return []   # the heatmap's callback shows the cause
+    if series.empty:
+        return []
+    return [graph("util-states", figures_usage.gpus_by_state_over_time(series, hours))]
 
 
 @dash.get_app().callback(
