@@ -177,19 +177,21 @@ def open_warehouse(settings: Settings, *, read_only: bool = False, create: bool 
             raise GpucostError(f"warehouse not found: {path} (run `gpucost demo` or a collector first)")
         if not path.parent.exists():
             raise GpucostError(f"cannot create warehouse {path}: folder {path.parent} does not exist")
-    else:
+    elif not read_only:
         # Inspect read-only first so that a foreign or newer file is refused untouched.
         probe = _connect(path, read_only=True)
         try:
-            version = schema_version(probe, path)
+            _check_version(schema_version(probe, path), path)
         finally:
             probe.close()
-        _check_version(version, path)
-        if read_only and version < code_schema_version():
-            raise GpucostError(f"{path}: warehouse schema version {version} is older than this "
-                               f"gpucost ({code_schema_version()}); run `gpucost build` to upgrade it")
     con = _connect(path, read_only=read_only)
     try:
+        if read_only:  # a read-only connection cannot modify the file: check on it directly
+            version = schema_version(con, path)
+            _check_version(version, path)
+            if version < code_schema_version():
+                raise GpucostError(f"{path}: warehouse schema version {version} is older than this "
+                                   f"gpucost ({code_schema_version()}); run `gpucost build` to upgrade it")
         _configure(con, settings)
         if not read_only:
             migrate(con, path)
