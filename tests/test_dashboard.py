@@ -68,7 +68,6 @@ from conftest import insert_gpu_usage
 
 T0 = datetime(2026, 1, 5)
 H = [T0 + timedelta(hours=i) for i in range(4)]
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 USAGE_COLUMNS = ("ts, cluster, node, instance_type, capacity_type, gpu_uuid, gpu_index, device_id, "
@@ -618,17 +617,6 @@ class _Server:
         self.thread.join(timeout=5)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian chromium at /usr/bin/chromium (apt-get install -y chromium chromium-driver)")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--disable-background-networking", "--no-first-run"])
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,6 @@ from gpucost.errors import GpucostError
 from gpucost.report.deliver import SmtpConfig, _loopback
 from test_report import build_hand_world
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 SLUG = "gpucost-2026-W46"
 CHARTS = ["spend-by-state", "spend-by-day", "cost-by-team", "idle-by-job"]
@@ -144,18 +143,6 @@ def test_cli_wrote_every_file(delivered):
 
 # ---------------------------------------------------------------- browser and PDF
 
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian chromium at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--disable-background-networking", "--no-first-run"])
-        yield b
-        b.close()
 
 
 def test_html_opens_in_chromium_without_errors(delivered, browser):
