@@ -22,7 +22,7 @@ from gpucost.build import build
 from gpucost.ingest.simulate import SimConfig, simulate_to_warehouse
 from gpucost.settings import Settings
 from gpucost.warehouse import open_warehouse, publish_snapshot, snapshot_path
-from test_dashboard import _Server, browser  # noqa: F401 - browser is a fixture
+from test_dashboard import _Server
 
 PAGES = ("/", "/utilisation", "/jobs", "/teams", "/prices")
 SIM = dict(gpus=16, days=1, seed=11)

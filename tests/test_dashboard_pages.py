@@ -22,7 +22,7 @@ from gpucost.dashboard.filters import parse_query
 from gpucost.ingest.simulate import SimConfig, simulate_to_warehouse
 from gpucost.settings import Settings
 from gpucost.warehouse import open_warehouse, publish_snapshot
-from test_dashboard import ARTIFACTS, _open, _Server, browser, context  # noqa: F401 - fixtures
+from test_dashboard import ARTIFACTS, _open, _Server, context  # noqa: F401 - context is a fixture
 
 GPUS = 32
 
