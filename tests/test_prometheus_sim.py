@@ -126,13 +126,15 @@ def test_devices_and_nodes_equal_ground_truth(truth, collected):
 def test_pod_allocations_equal_ground_truth(truth, collected):
     con, _ = collected
     sql = ("select namespace, pod, node, valid_from, valid_to, gpu_request, mig_profile, list_sort(devices), "
-           "owner_kind, owner_name, labels from raw_pod_allocations order by namespace, pod, valid_from")
+           "owner_kind, owner_name, labels, cpu_request_cores, memory_request_bytes "
+           "from raw_pod_allocations order by namespace, pod, valid_from")
     want, got = rows(truth, sql), rows(con, sql)
     assert len(want) == len(got) == 357
     for w, g in zip(want, got):
         assert g[:8] == w[:8] and g[9] == w[9]
         assert g[8] == ("StatefulSet" if w[8] == "Notebook" else w[8])
         assert sanitized(g[10]) == sanitized(w[10]) and g[10].get("team") == w[10].get("team")
+        assert g[11:] == w[11:] and w[11] > 0 and w[12] > 0        # CPU and memory requests
     kinds = {r[0] for r in rows(con, "select distinct owner_kind from raw_pod_allocations")}
     assert {"Deployment", "PyTorchJob", "StatefulSet"} <= kinds        # ReplicaSets resolved to Deployments
 

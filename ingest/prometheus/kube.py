@@ -32,7 +32,8 @@ kube-state-metrics, so e.g. a Kubeflow Notebook's pods resolve to its StatefulSe
 name). labels: the pod's labels, completed by its namespace's labels for keys it lacks.
 Label keys come back from kube-state-metrics' sanitised names (label_node_kubernetes_io_...)
 for the keys gpucost reads (KNOWN_LABEL_KEYS plus the configured job and team labels);
-other keys stay in sanitised form without the 'label_' prefix.
+other keys stay in sanitised form without the 'label_' prefix. cpu_request_cores and
+memory_request_bytes: the pod's requests summed over its containers (null when unknown).
 """
 
 from __future__ import annotations
@@ -325,12 +326,14 @@ def kube_window(ksm: dict[str, Matrix], owners: dict[str, Matrix], dcgm: DcgmWin
                 "namespace": ns, "pod": pod, "node": node, "valid_from": _ts(grid, a), "valid_to": _ts(grid, b),
                 "gpu_request": int(gpu) if gpu else None, "mig_profile": ",".join(migs) or None,
                 "devices": devices_held, "owner_kind": owner[0], "owner_name": owner[1],
-                "labels": list(labels.items()) if (labels or cl[a] >= 0) else None})
+                "labels": list(labels.items()) if (labels or cl[a] >= 0) else None,
+                "cpu_request_cores": requests.get("cpu"),
+                "memory_request_bytes": int(requests["memory"]) if requests.get("memory") is not None else None})
     pods = pa.Table.from_pylist(pod_rows, schema=pa.schema([
         ("namespace", pa.string()), ("pod", pa.string()), ("node", pa.string()), ("valid_from", TS),
         ("valid_to", TS), ("gpu_request", pa.int32()), ("mig_profile", pa.string()),
         ("devices", pa.list_(pa.string())), ("owner_kind", pa.string()), ("owner_name", pa.string()),
-        ("labels", MAP)]))
+        ("labels", MAP), ("cpu_request_cores", pa.float64()), ("memory_request_bytes", pa.int64())]))
     pods = pods.append_column("cluster", pa.array([cluster] * pods.num_rows, pa.string()))
     known_nodes = set(node_runs)
     return KubeWindow(nodes, devices, pods, len(known_nodes),

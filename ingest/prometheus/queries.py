@@ -100,9 +100,12 @@ KSM_NODE_LABELS = "max_over_time(kube_node_labels{sel}[{range}] offset 1ms)"
 KSM_NODE_CAPACITY = ('max by (node, resource) (max_over_time(kube_node_status_capacity'
                      '{{resource=~"cpu|memory|' + GPU_RESOURCES + '"{and_sel}}}[{range}] offset 1ms))')
 KSM_POD_INFO = "max_over_time(kube_pod_info{sel}[{range}] offset 1ms) and on (namespace, pod) " + GPU_PODS
+# GPU pods' requests, summed over containers: the GPU resources, plus cpu (cores) and memory
+# (bytes) for fragmentation (a node whose CPU or memory is taken strands its free GPUs).
 KSM_POD_REQUESTS = ('sum by (namespace, pod, resource) (max by (namespace, pod, container, resource) '
                     '(max_over_time(kube_pod_container_resource_requests'
-                    '{{resource=~"' + GPU_RESOURCES + '"{and_sel}}}[{range}] offset 1ms)))')
+                    '{{resource=~"cpu|memory|' + GPU_RESOURCES + '"{and_sel}}}[{range}] offset 1ms)))'
+                    ' and on (namespace, pod) ' + GPU_PODS)
 KSM_POD_OWNER = "max_over_time(kube_pod_owner{sel}[{range}] offset 1ms) and on (namespace, pod) " + GPU_PODS
 KSM_POD_LABELS = "max_over_time(kube_pod_labels{sel}[{range}] offset 1ms) and on (namespace, pod) " + GPU_PODS
 KSM_POD_CLAIMS = "max_over_time(kube_pod_resourceclaim_info{sel}[{range}] offset 1ms)"

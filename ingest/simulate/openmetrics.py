@@ -13,7 +13,8 @@ Same rows as simulate_to_warehouse, as the series Prometheus would have scraped:
   nvidia_com_gpu - its physical count is label_nvidia_com_gpu_count), kube_pod_info,
   kube_pod_owner (the immediate owner: ReplicaSet, Job, PyTorchJob, StatefulSet),
   kube_pod_labels, kube_pod_container_resource_requests (resource nvidia_com_gpu or
-  nvidia_com_mig_<profile>, unit integer), kube_replicaset_owner and kube_job_owner
+  nvidia_com_mig_<profile>, unit integer; cpu, unit core; memory, unit byte),
+  kube_replicaset_owner and kube_job_owner
   (to resolve pods to Deployments, CronJobs and JobSets). Object series have a sample at
   every step the object exists.
 Timestamps are Unix seconds; every family is contiguous with one # TYPE line, each series'
@@ -36,7 +37,7 @@ import numpy as np
 from gpucost.ingest.simulate.config import SimConfig
 from gpucost.ingest.simulate.fleet import FAMILIES, MIG_LAYOUTS, gpu_models, node_labels
 from gpucost.ingest.simulate.names import label_name
-from gpucost.ingest.simulate.world import World, build_world
+from gpucost.ingest.simulate.world import World, build_world, pod_requests
 
 DRIVER_VERSION = "580.105.08"
 # p5/p4d PCI bus ids of GPUs 0-7 as in the real H100 capture (shared/data/dcgm).
@@ -180,6 +181,11 @@ class _Writer:
                 ("container", w.container), ("namespace", w.namespace), ("node", nodes[p.node].name),
                 ("pod", p.name), ("resource", resource), ("unit", "integer"), ("uid", p.uid)]),
                 p.start, p.end, "1" if w.mig_profile else str(len(p.devices)))
+            cpu, memory = pod_requests(self.world.fleet, w.kind, p)
+            for res, unit, value in (("cpu", "core", f"{cpu:g}"), ("memory", "byte", str(memory))):
+                self.constant("kube_pod_container_resource_requests", _labels([
+                    ("container", w.container), ("namespace", w.namespace), ("node", nodes[p.node].name),
+                    ("pod", p.name), ("resource", res), ("unit", unit), ("uid", p.uid)]), p.start, p.end, value)
 
     def owners(self) -> None:
         sched = self.world.schedule

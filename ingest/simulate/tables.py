@@ -16,6 +16,7 @@ from gpucost.ingest.simulate.names import REGION
 from gpucost.ingest.simulate.prices import SpotPrices
 from gpucost.ingest.simulate.scheduler import Schedule
 from gpucost.ingest.simulate.telemetry import FIELDS, Block
+from gpucost.ingest.simulate.world import pod_requests
 
 MAP = pa.map_(pa.string(), pa.string())
 TS = pa.timestamp("us")
@@ -112,6 +113,7 @@ class Tables:
                                   np.array([p.end for p in pods], dtype=np.int64), a, b)
         sel = [pods[i] for i in keep]
         owner = [wls[p.workload] for p in sel]
+        requests = [pod_requests(self.fleet, w.kind, p) for p, w in zip(sel, owner)]
         return pa.table({
             "cluster": pa.array([cfg.cluster] * len(sel), pa.string()),
             "namespace": pa.array([w.namespace for w in owner], pa.string()),
@@ -126,6 +128,8 @@ class Tables:
             "owner_kind": pa.array([w.owner_kind for w in owner], pa.string()),
             "owner_name": pa.array([w.owner_name for w in owner], pa.string()),
             "labels": pa.array([list((w.labels | p.labels).items()) for p, w in zip(sel, owner)], MAP),
+            "cpu_request_cores": pa.array([r[0] for r in requests], pa.float64()),
+            "memory_request_bytes": pa.array([r[1] for r in requests], pa.int64()),
         })
 
     def prices_table(self, a: int, b: int) -> pa.Table:
