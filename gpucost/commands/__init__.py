@@ -4,5 +4,6 @@ A handler is ``run(settings, args)``; it raises GpucostError for failures the us
 """
 
 from gpucost.commands import build, collect, demo, placement, query, report, serve, doctor, exporter
+from gpucost.commands import collector_loop
 
-COMMANDS = (demo, collect, build, query, placement, serve, report, doctor, exporter)
+COMMANDS = (demo, collect, build, query, placement, serve, report, doctor, exporter, collector_loop)

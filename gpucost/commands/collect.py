@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 from gpucost.commands.args import add_command, timestamp
@@ -35,24 +36,36 @@ def _extra_sources() -> tuple:
 
 
 def run_prices(settings: Settings, args: argparse.Namespace) -> None:
-    from gpucost.ingest.catalog import catalog
-    from gpucost.ingest.prices import collect_ondemand_prices, collect_spot_prices
     from gpucost.warehouse import open_warehouse
 
-    now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     with open_warehouse(settings, create=True) as con:
-        seen_types, first_seen = con.execute(
-            "select list(distinct instance_type order by instance_type), min(valid_from) from raw_nodes "
-            "where instance_type is not null and gpu_count > 0").fetchone()
-        types = args.instance_types or seen_types or sorted(
-            t for t, it in catalog().items() if it.accelerator == "gpu")
-        start = args.start or first_seen or now - timedelta(days=7)
-        end = args.end or now
-        for region in args.region or [settings.region]:
-            spot = collect_spot_prices(con, region=region, instance_types=types, start=start, end=end)
-            listed = collect_ondemand_prices(con, region=region, instance_types=types, as_of=now)
-            print(f"{region}: {spot:,} spot prices ({start:%Y-%m-%d %H:%M}..{end:%Y-%m-%d %H:%M}), "
-                  f"{listed:,} on-demand prices for {len(types)} instance types")
+        for line in collect_prices(con, settings, regions=args.region, instance_types=args.instance_types,
+                                   start=args.start, end=args.end):
+            print(line)
+
+
+def collect_prices(con, settings: Settings, *, regions: list[str] | None = None,
+                   instance_types: list[str] | None = None, start: datetime | None = None,
+                   end: datetime | None = None) -> Iterator[str]:
+    """Spot history and on-demand list prices per region (default: settings region) for the
+    given types (default: the cluster's GPU types, else the catalog's); yields one summary line
+    per region as it is loaded. Also what `gpucost run --prices-every` runs."""
+    from gpucost.ingest.catalog import catalog
+    from gpucost.ingest.prices import collect_ondemand_prices, collect_spot_prices
+
+    now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    seen_types, first_seen = con.execute(
+        "select list(distinct instance_type order by instance_type), min(valid_from) from raw_nodes "
+        "where instance_type is not null and gpu_count > 0").fetchone()
+    types = instance_types or seen_types or sorted(
+        t for t, it in catalog().items() if it.accelerator == "gpu")
+    start = start or first_seen or now - timedelta(days=7)
+    end = end or now
+    for region in regions or [settings.region]:
+        spot = collect_spot_prices(con, region=region, instance_types=types, start=start, end=end)
+        listed = collect_ondemand_prices(con, region=region, instance_types=types, as_of=now)
+        yield (f"{region}: {spot:,} spot prices ({start:%Y-%m-%d %H:%M}..{end:%Y-%m-%d %H:%M}), "
+               f"{listed:,} on-demand prices for {len(types)} instance types")
 
 
 def run_billing(settings: Settings, args: argparse.Namespace) -> None:
