@@ -202,4 +202,4 @@ def open_warehouse(settings: Settings, *, read_only: bool = False, create: bool 
 
 def public_tables() -> tuple[str, ...]:
     """The marts DESIGN.md promises, in build order."""
-    return ("gpu_usage", "asset_costs", "job_costs")
+    return ("gpu_usage", "asset_costs", "job_costs", "fragmentation")

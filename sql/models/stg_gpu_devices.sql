@@ -7,6 +7,8 @@
 -- device_idx is a dense integer key for the window's joins (device intervals in order);
 -- device_key identifies the device with its node attributes across windows
 -- (gpu_device_key of them all, a macro of the schema: the key of gpu_usage_devices).
+-- nvlink_domain: as collected, else the node itself when the catalog puts its GPUs behind
+-- one NVSwitch (p4d, p5, ...), else null (no NVLink peers known).
 with
 
 nodes as (
@@ -34,6 +36,7 @@ seen as (
         d.mig_instance_id,
         d.mig_profile,
         d.mem_total_bytes,
+        coalesce(d.nvlink_domain, case when n.nvswitch then d.cluster || '/' || d.node end) as nvlink_domain,
         coalesce(try_cast(regexp_extract(d.mig_profile, '^(\d+)g\.', 1) as integer), 1) as compute_slices
     from raw_devices as d
     join nodes as n
@@ -69,6 +72,7 @@ unseen as (
         null::integer as mig_instance_id,
         null::varchar as mig_profile,
         null::bigint as mem_total_bytes,
+        case when i.nvswitch then i.cluster || '/' || i.node end as nvlink_domain,
         1 as compute_slices
     from node_gpu_indexes as i
     anti join seen_deduped as s

@@ -2,7 +2,8 @@
 -- GPU nodes alive in the build window, clipped to it, with capacity and catalog facts.
 -- Region falls back to $default_region; vCPU/RAM fall back to the catalog (ref_instance_types).
 -- instance_id is the EC2 instance id at the end of provider_id (aws:///us-east-1a/i-0abc...),
--- the key billing line items (resource_id) are matched on.
+-- the key billing line items (resource_id) are matched on. nvswitch: the catalog says all the
+-- node's GPUs sit behind one NVSwitch (one NVLink domain).
 with
 
 raw_nodes as (
@@ -29,6 +30,7 @@ clipped as (
         coalesce(n.cpu_cores, c.vcpu) as cpu_cores,
         coalesce(n.memory_bytes, c.memory_mib * 1048576) as memory_bytes,
         n.provider_id,
+        coalesce(c.nvswitch, false) as nvswitch,
         nullif(regexp_extract(n.provider_id, '(i-[0-9a-zA-Z]+)$', 1), '') as instance_id
     from raw_nodes as n
     left join catalog as c using (instance_type)
