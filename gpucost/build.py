@@ -82,6 +82,7 @@ class BuildSummary:
     days: int
     rows: dict[str, int]
     seconds: float
+    model_seconds: dict[str, float] = field(default_factory=dict)   # wall time per model, all chunks
 
 
 def _parameters(settings: Settings, window: Window) -> dict[str, object]:
@@ -183,6 +184,7 @@ def build(con: duckdb.DuckDBPyConnection, settings: Settings, window: Window | N
     loads_through = con.execute("select max(loaded_at) from loads").fetchone()[0]
     days = int((window.end - window.start) / DAY)
     rows = {m.name: 0 for m in models if m.materialize in ("incremental", "replace")}
+    spent: dict[str, float] = {}
     con.execute("begin transaction")
     try:
         _register_reference(con, settings)
@@ -190,6 +192,7 @@ def build(con: duckdb.DuckDBPyConnection, settings: Settings, window: Window | N
             chunk = Window(window.start + i * DAY, window.start + (i + 1) * DAY)
             params = _parameters(settings, chunk)
             for model in models:
+                began = time.perf_counter()
                 if model.materialize == "temp":
                     con.execute(f"create or replace temp table {model.name} as {model.sql}", _bind(model, params))
                     if model.name == "int_node_steps":
@@ -204,6 +207,7 @@ def build(con: duckdb.DuckDBPyConnection, settings: Settings, window: Window | N
                     rows[model.name] += con.execute(
                         f"select count(*) from {model.name} where {model.key} >= $s and {model.key} < $e",
                         {"s": chunk.start, "e": chunk.end}).fetchone()[0]
+                spent[model.name] = spent.get(model.name, 0.0) + time.perf_counter() - began
             _check_identity(con, chunk)
             if progress:
                 progress(i + 1, days)
@@ -222,4 +226,4 @@ def build(con: duckdb.DuckDBPyConnection, settings: Settings, window: Window | N
     except BaseException:
         con.execute("rollback")
         raise
-    return BuildSummary(window, days, rows, time.perf_counter() - started)
+    return BuildSummary(window, days, rows, time.perf_counter() - started, spent)

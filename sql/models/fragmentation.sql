@@ -61,20 +61,32 @@ recent_node_models as (
     where r.valid_from < $window_end and r.valid_to > $window_start - interval 7 day and r.gpu_count > 0
 ),
 
--- free milli-GPUs per physical GPU per step
+-- free milli-GPUs per physical GPU per step (GPUs with nothing free have no row)
 gpu_free as (
     select
         u.ts,
         d.node_key,
+        d.nvlink_domain,
         d.gpu_uuid,
-        any_value(d.nvlink_domain) as nvlink_domain,
-        coalesce(round(1000 * sum(d.gpu_fraction) filter (where u.pod_key is null), 6), 0)::decimal(18, 6)
-            as free_milli
+        round(1000 * sum(d.gpu_fraction), 6)::decimal(18, 6) as free_milli
     from usage as u
     join devices as d
         on d.device_key = u.device_key
         and u.ts >= d.valid_from and u.ts < d.valid_to
-    group by all
+    where u.pod_key is null
+    group by u.ts, d.node_key, d.nvlink_domain, d.gpu_uuid
+),
+
+domain_free as (
+    select
+        ts,
+        node_key,
+        nvlink_domain,
+        sum(free_milli) as free_milli,
+        count(*) filter (where free_milli = 1000) as free_whole_gpus,
+        coalesce(list(free_milli) filter (where free_milli < 1000), []) as partial_milli
+    from gpu_free
+    group by ts, node_key, nvlink_domain
 ),
 
 node_gpu_free as (
@@ -82,18 +94,15 @@ node_gpu_free as (
         ts,
         node_key,
         sum(free_milli) as free_milli,
-        count(*) filter (where free_milli = 1000)::integer as free_whole_gpus,
-        list_sort(list(free_milli) filter (where free_milli > 0 and free_milli < 1000)) as partial_milli,
-        max(n_whole) as nvlink_free_block
-    from (
-        select
-            *,
-            case when nvlink_domain is not null then
-                count(*) filter (where free_milli = 1000) over (partition by ts, node_key, nvlink_domain)
-            end as n_whole
-        from gpu_free
-    )
-    group by all
+        sum(free_whole_gpus)::integer as free_whole_gpus,
+        list_sort(flatten(list(partial_milli))) as partial_milli,
+        max(free_whole_gpus) filter (where nvlink_domain is not null)::integer as nvlink_free_block
+    from domain_free
+    group by ts, node_key
+),
+
+nvlink_nodes as (
+    select node_key from devices group by node_key having bool_or(nvlink_domain is not null)
 ),
 
 -- GPU pods' CPU and memory requests on each node as step functions (+ at start, - at end)
@@ -132,7 +141,8 @@ node_state as (
         coalesce(f.free_milli, 0) as free_milli,
         coalesce(f.free_whole_gpus, 0) as free_whole_gpus,
         coalesce(f.partial_milli, []::decimal(18, 6)[]) as partial_milli,
-        f.nvlink_free_block,
+        case when ns.node_key in (select node_key from nvlink_nodes)
+             then coalesce(f.nvlink_free_block, 0) end as nvlink_free_block,
         n.cpu_cores - coalesce(r.cpu_requested, 0) as cpu_free_cores,
         (n.memory_bytes - coalesce(r.mem_requested, 0))::bigint as memory_free_bytes
     from node_steps as ns
