@@ -7,7 +7,7 @@ Each document starts with a comment naming the recommendation and carries the an
   ``spec.template.spec``; CronJob: ``spec.jobTemplate.spec.template.spec``; Kubeflow Notebook:
   ``spec.template.spec``; PyTorchJob: ``spec.pytorchReplicaSpecs.<Master|Worker>.template.spec``;
   JobSet: ``spec.replicatedJobs[].template.spec.template.spec``): container ``resources.limits``
-  (``nvidia.com/gpu``, MIG resources ``nvidia.com/mig-<profile>``), ``nodeSelector``
+  and requests (``nvidia.com/gpu``, MIG resources ``nvidia.com/mig-<profile>``), ``nodeSelector``
   (``node.kubernetes.io/instance-type``), or a required node affinity for spot capacity that
   matches Karpenter (``karpenter.sh/capacity-type: spot``) or EKS managed node groups
   (``eks.amazonaws.com/capacityType: SPOT``) — the two terms are ORed.
@@ -69,7 +69,7 @@ def _pod_spec_path(kind: str, pod_spec: dict[str, Any], replica: str | None) -> 
 
 def _document(comment: str, body: Mapping[str, Any]) -> str:
     lines = "".join(f"# {line}\n" for line in comment.splitlines())
-    return lines + yaml.safe_dump(dict(body), sort_keys=False, default_flow_style=False)
+    return lines + yaml.safe_dump(dict(body), sort_keys=False, default_flow_style=False, width=10_000)
 
 
 def owner_patch(rec_id: str, action: str, kind: str, name: str, namespace: str | None, *,
@@ -83,7 +83,8 @@ def owner_patch(rec_id: str, action: str, kind: str, name: str, namespace: str |
     if limits or drop_limits:
         res: dict[str, Any] = {name_: None for name_ in drop_limits}
         res.update({k: int(v) for k, v in (limits or {}).items()})
-        pod_spec["containers"] = [{"name": c, "resources": {"limits": dict(res)}} for c in (containers or [name])]
+        pod_spec["containers"] = [{"name": c, "resources": {"requests": dict(res), "limits": dict(res)}}
+                                  for c in (containers or [name])]
     if node_selector:
         pod_spec["nodeSelector"] = dict(node_selector)
     if affinity:

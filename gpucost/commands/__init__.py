@@ -3,7 +3,7 @@
 A handler is ``run(settings, args)``; it raises GpucostError for failures the user can act on.
 """
 
-from gpucost.commands import build, collect, demo, placement, query, report, serve, doctor, exporter
+from gpucost.commands import build, collect, demo, placement, query, recommend, report, serve, doctor, exporter
 from gpucost.commands import collector_loop
 
-COMMANDS = (demo, collect, build, query, placement, serve, report, doctor, exporter, collector_loop)
+COMMANDS = (demo, collect, build, query, placement, recommend, serve, report, doctor, exporter, collector_loop)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from gpucost.commands import serve
+from gpucost.commands import recommend, serve
 from gpucost.commands.args import add_command, positive_float, positive_int
 from gpucost.commands.output import progress
 from gpucost.errors import GpucostError
@@ -34,6 +34,7 @@ def run(settings: Settings, args: argparse.Namespace) -> None:
         print(f"simulated {sim.gpus} GPUs on {sim.nodes} nodes, {sim.pods} pods, "
               f"{sim.dcgm_rows:,} DCGM samples into {settings.db}")
         build(con, settings, progress=progress("build"))
+        print(recommend.compute(con, settings))
         publish_snapshot(con, settings)
         print(summary(con))
     if not args.no_serve:
