@@ -28,6 +28,7 @@ The step is the warehouse's (settings `step_seconds`, env GPUCOST_STEP_SECONDS).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import signal
 import sys
@@ -66,9 +67,9 @@ def register(sub) -> None:
     parser.add_argument("--selector", default="",
                         help="PromQL label matchers added to every query, e.g. 'cluster=\"prod\"'")
     parser.add_argument("--parallel", type=positive_int, default=4, help="requests in flight (default 4)")
-    parser.add_argument("--prices-every", type=duration, default=None,
+    parser.add_argument("--prices-every", type=duration, default=os.environ.get("GPUCOST_PRICES_EVERY") or None,
                         help="also collect AWS spot and on-demand prices at most this often, e.g. 6h "
-                             "(default: never; needs AWS credentials)")
+                             "(env GPUCOST_PRICES_EVERY; default: never; needs AWS credentials)")
     parser.add_argument("--region", action="append", help="AWS region for prices (repeatable; default: settings)")
 
 
