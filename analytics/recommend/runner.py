@@ -30,7 +30,7 @@ import importlib
 import pkgutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import duckdb
 
@@ -97,14 +97,18 @@ def ledger_for(con: duckdb.DuckDBPyConnection, window: Window) -> Ledger:
 def recommend(con: duckdb.DuckDBPyConnection, window: Window,
               params: Mapping[str, Any] | None = None,
               min_monthly_savings_usd: float = 0.01,
+              only: Sequence[str] | None = None,
               progress: Callable[[str, int], None] | None = None) -> list[Recommendation]:
     """Run every rule on the window and settle their claims; returns the rows, ordered.
 
-    params: rule kind -> that rule's Params (default: its defaults)."""
+    params: rule kind -> that rule's Params (default: its defaults). only: run just these kinds
+    (their precedence is kept; what the others would have claimed is then not removed)."""
     params = dict(params or {})
     ledger = ledger_for(con, window)
     out: list[tuple[int, Recommendation]] = []
     for rule in rules():
+        if only is not None and rule.kind not in only:
+            continue
         findings = rule.find(con, window, params.get(rule.kind, rule.params()))
         kept = 0
         for f in sorted(findings, key=lambda f: (f.cluster or "", f.target)):

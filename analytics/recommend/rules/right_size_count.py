@@ -76,7 +76,7 @@ def find(con: duckdb.DuckDBPyConnection, window: Window, params: Params) -> list
             continue
         dropped = {}
         for _, devs, _, _ in plans:
-            for d in sorted(devs, key=lambda d: (d.active_share, d.device_id))[:k]:
+            for d in sorted(devs, key=lambda d: (d.active_share, d.util_avg_pct or 0.0, d.device_id))[:k]:
                 dropped[d.device_key] = d
         n = max(len(devs) for _, devs, _, _ in plans)
         new = n - k
