@@ -14,8 +14,13 @@ step is rolled up; when the newest hour is still filling, the one before it):
                                                    time() - this > 7200 for stale data
     gpucost_warehouse_up                           1 when the warehouse could be read, else 0
 
-GPU-hours in one hour are mean GPUs, so ``gpucost_gpus`` needs no rate(). Stranded GPUs and
-fragmentation gauges come with the fragmentation table.
+    gpucost_free_gpus{cluster}                     mean free GPUs (nothing holds them) on GPU nodes
+    gpucost_stranded_gpus{cluster}                 mean free GPUs no common request shape fits
+    gpucost_fragmentation_gpus{cluster}            mean FGD fragmentation, GPU equivalents
+    gpucost_stranded_cost_usd_per_hour{cluster}    GPU cost of the stranded capacity (USD)
+
+GPU-hours in one hour are mean GPUs, so ``gpucost_gpus`` needs no rate(). The last four come
+from the fragmentation table (NaN when it has no row for the hour).
 """
 
 from __future__ import annotations
@@ -59,6 +64,19 @@ where cluster = $cluster and hour = $hour
 group by cluster
 """
 
+FRAGMENTATION_HOUR_SQL = """
+select
+    avg(free_gpus) as free_gpus, avg(stranded_gpus) as stranded_gpus, avg(frag_gpus) as frag_gpus,
+    sum(stranded_cost_usd) as stranded_cost_usd
+from (
+    select ts, sum(free_gpus) as free_gpus, sum(stranded_gpus) as stranded_gpus,
+           sum(frag_gpu_milli) / 1000 as frag_gpus, sum(stranded_cost_usd) as stranded_cost_usd
+    from fragmentation
+    where cluster = $cluster and ts >= $hour and ts < $hour + interval 1 hour
+    group by ts
+)
+"""
+
 
 @dataclass(frozen=True)
 class ClusterHour:
@@ -75,7 +93,8 @@ def latest_complete_hours(con: duckdb.DuckDBPyConnection, step_seconds: int) -> 
             hour = hour - timedelta(hours=1)
         row = con.execute(HOUR_SQL, {"cluster": cluster, "hour": hour}).df()
         if not row.empty:
-            out.append(ClusterHour(cluster, hour, row.iloc[0]))
+            frag = con.execute(FRAGMENTATION_HOUR_SQL, {"cluster": cluster, "hour": hour}).df()
+            out.append(ClusterHour(cluster, hour, pd.concat([row.iloc[0], frag.iloc[0]])))
     return out
 
 
@@ -99,6 +118,13 @@ GAUGES = (
      "no_data_cost_usd"),
     ("gpucost_allocated_util_pct", "Utilisation of GPUs held by workloads in the latest complete hour, percent.",
      "util_pct"),
+    ("gpucost_free_gpus", "Mean free GPUs on GPU nodes in the latest complete hour.", "free_gpus"),
+    ("gpucost_stranded_gpus", "Mean free GPUs that no common request shape fits in the latest complete hour.",
+     "stranded_gpus"),
+    ("gpucost_fragmentation_gpus", "Mean FGD fragmentation in the latest complete hour, GPU equivalents.",
+     "frag_gpus"),
+    ("gpucost_stranded_cost_usd_per_hour", "GPU cost of stranded capacity in the latest complete hour, USD.",
+     "stranded_cost_usd"),
 )
 STATE_COLUMNS = (("active", "active_gpus"), ("allocated_idle", "allocated_idle_gpus"),
                  ("unallocated", "unallocated_gpus"), ("no_data", "no_data_gpus"))

@@ -33,6 +33,7 @@ PAGES = {
     "/jobs": ([], "jobs-grid"),
     "/teams": (["teams-chargeback", "teams-daily-chart"], "teams-grid"),
     "/prices": (["prices-history-chart", "prices-sources-chart"], "prices-effective"),
+    "/fragmentation": (["frag-over-time"], "frag-nodes"),
 }
 # Per graph: traces, and the titles of all its x axes and y axes (subplots have several).
 GRAPHS_JS = """() => {

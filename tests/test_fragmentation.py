@@ -93,8 +93,13 @@ def world() -> list[tuple[str, pa.Table]]:
 
 
 @pytest.fixture
-def built(settings):
-    s = replace(settings, step_seconds=3600, cost=CostSplit(gpu_share=0.5))
+def world_settings(settings):
+    return replace(settings, step_seconds=3600, cost=CostSplit(gpu_share=0.5))
+
+
+@pytest.fixture
+def built(world_settings):
+    s = world_settings
     with open_warehouse(s, create=True) as con:
         load_tables(con, "test", Window(DAY, DAY + timedelta(days=1)), world())
         build(con, s)
@@ -128,8 +133,36 @@ def test_free_and_stranded_cost_are_shares_of_the_gpu_cost(built):
     assert stranded == pytest.approx(24 * (per_gpu_hour["g5.12xlarge"] + per_gpu_hour["p5.48xlarge"]), rel=1e-12)
 
 
-def test_rebuilding_the_window_gives_an_identical_table(built, settings):
+def test_rebuilding_the_window_gives_an_identical_table(built, world_settings):
     before = built.execute("select * from fragmentation order by node, ts").fetchall()
-    build(built, replace(settings, step_seconds=3600, cost=CostSplit(gpu_share=0.5)),
-          Window(DAY, DAY + timedelta(days=1)))
+    build(built, world_settings, Window(DAY, DAY + timedelta(days=1)))
     assert built.execute("select * from fragmentation order by node, ts").fetchall() == before
+
+
+def test_dashboard_data_sums_the_fleet_per_step(built):
+    from gpucost.dashboard.data import fragmentation as data
+    from gpucost.dashboard.filters import parse_query
+
+    view = data.load(built, parse_query(""))
+    free = sum(v[0] for v in EXPECTED.values())
+    assert view.totals["steps"] == 24 and view.totals["free_gpus"] == pytest.approx(free)
+    assert view.totals["stranded_gpus"] == pytest.approx(2.0)
+    assert view.totals["frag_gpus"] == pytest.approx(sum(v[2] for v in EXPECTED.values()) / 1000, abs=1e-8)
+    assert list(view.nodes["node"])[:2] == ["n6", "n3"]          # the p5 GPU is the dearer stranded one
+    assert list(view.nodes.loc[view.nodes["node"] == "n3", "stranded_reason"]) == ["cpu"]
+    only_g5 = data.load(built, parse_query("model=NVIDIA%20A10G"))
+    assert set(only_g5.nodes["node"]) == {"n2", "n3"} and only_g5.totals["free_gpus"] == pytest.approx(3.0)
+
+
+def test_metrics_expose_stranded_and_free_gpus(built, world_settings):
+    from gpucost.dashboard.app import create_app
+    from gpucost.warehouse import publish_snapshot
+
+    publish_snapshot(built, world_settings)
+    text = create_app(world_settings).server.test_client().get("/metrics").get_data(as_text=True)
+    samples = dict(line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+    assert float(samples['gpucost_stranded_gpus{cluster="c"}']) == pytest.approx(2.0)
+    assert float(samples['gpucost_free_gpus{cluster="c"}']) == pytest.approx(sum(v[0] for v in EXPECTED.values()))
+    per_gpu_hour = {t: catalog()[t].usd_per_hour * 0.5 / catalog()[t].device_count for t in set(TYPES.values())}
+    assert float(samples['gpucost_stranded_cost_usd_per_hour{cluster="c"}']) == pytest.approx(
+        per_gpu_hour["g5.12xlarge"] + per_gpu_hour["p5.48xlarge"])

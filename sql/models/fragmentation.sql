@@ -54,11 +54,25 @@ recent_pods as (
     order by cluster, namespace, pod, valid_from, source
 ),
 
+-- a node's GPU model as telemetry names it (DCGM modelName, as gpu_usage shows it), else
+-- as its labels or the catalog do
 recent_node_models as (
-    select distinct r.cluster, r.node, coalesce(r.gpu_model, c.device_model) as gpu_model
+    select r.cluster, r.node, coalesce(any_value(g.gpu_model), any_value(r.gpu_model), any_value(c.device_model))
+        as gpu_model
     from raw_nodes as r
     left join ref_instance_types as c using (instance_type)
+    left join (
+        select cluster, node, mode(gpu_model) as gpu_model
+        from raw_gpu_devices
+        where valid_from < $window_end and valid_to > $window_start - interval 7 day
+        group by cluster, node
+    ) as g using (cluster, node)
     where r.valid_from < $window_end and r.valid_to > $window_start - interval 7 day and r.gpu_count > 0
+    group by r.cluster, r.node
+),
+
+node_models as (
+    select node_key, mode(gpu_model) as gpu_model from devices group by node_key
 ),
 
 -- free milli-GPUs per physical GPU per step (GPUs with nothing free have no row)
@@ -135,7 +149,7 @@ node_state as (
         ns.node,
         ns.instance_type,
         ns.capacity_type,
-        n.gpu_model,
+        coalesce(m.gpu_model, n.gpu_model) as gpu_model,
         ns.gpu_count,
         ns.gpu_cost_usd::double as gpu_cost_usd,
         coalesce(f.free_milli, 0) as free_milli,
@@ -147,6 +161,7 @@ node_state as (
         (n.memory_bytes - coalesce(r.mem_requested, 0))::bigint as memory_free_bytes
     from node_steps as ns
     join nodes as n on n.node_key = ns.node_key
+    left join node_models as m on m.node_key = ns.node_key
     left join node_gpu_free as f on f.node_key = ns.node_key and f.ts = ns.ts
     asof left join requested as r
         on r.cluster = ns.cluster and r.node = ns.node and ns.ts >= r.changed_at
