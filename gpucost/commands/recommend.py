@@ -27,6 +27,14 @@ def _money(text: str) -> float:
     return value
 
 
+def _kind(text: str) -> str:
+    from gpucost.analytics.recommend.runner import kinds
+
+    if text not in kinds():
+        raise argparse.ArgumentTypeError(f"unknown kind {text!r} (one of {', '.join(kinds())})")
+    return text
+
+
 def register(sub) -> None:
     parser = add_command(sub, "recommend", "recompute the recommendations with $ savings and export them", run)
     parser.add_argument("--format", choices=("csv", "json", "parquet", "yaml", "md"), default="csv",
@@ -34,23 +42,20 @@ def register(sub) -> None:
     parser.add_argument("--out", type=Path, help="write here instead of stdout")
     parser.add_argument("--min-savings", type=_money, default=0.0, metavar="USD",
                         help="export only recommendations saving at least this per month")
-    parser.add_argument("--kind", action="append", metavar="K",
+    parser.add_argument("--kind", action="append", type=_kind, metavar="K",
                         help="export only this kind (repeatable): idle-reclaim, right-size-count, share, "
                              "smaller-gpu, spot, commit")
     parser.add_argument("--start", type=timestamp, help="window start (default: 14 days before the end)")
     parser.add_argument("--end", type=timestamp, help="window end (default: the end of the built data)")
+    parser.set_defaults(usage_error=parser.error)
 
 
 def run(settings: Settings, args: argparse.Namespace) -> None:
-    from gpucost.analytics.recommend import export, runner
+    from gpucost.analytics.recommend import export
     from gpucost.warehouse import open_warehouse, publish_snapshot
 
-    known = runner.kinds()
-    unknown = sorted(set(args.kind or ()) - set(known))
-    if unknown:
-        raise GpucostError(f"unknown recommendation kind {', '.join(unknown)} (one of {', '.join(known)})")
     if args.format == "parquet" and args.out is None:
-        raise GpucostError("--format parquet needs --out PATH")
+        args.usage_error("--format parquet needs --out PATH")  # exits 2, like argparse
     if args.out is not None and not args.out.parent.exists():
         raise GpucostError(f"cannot write {args.out}: folder {args.out.parent} does not exist")
     with open_warehouse(settings) as con:
