@@ -226,3 +226,43 @@ def test_cli_usage_errors_exit_2(tmp_path):
         done = subprocess.run(GPUCOST + ["run", "--prometheus", "http://127.0.0.1:1"] + args, cwd=tmp_path,
                               env=_env(tmp_path), capture_output=True, text=True, timeout=60)
         assert done.returncode == 2, (args, done.stderr)
+
+
+def test_cli_sigterm_during_a_cycle_interrupts_it_and_exits_0(tmp_path):
+    """A Prometheus that accepts connections and never answers: the cycle hangs in its first
+    request until SIGTERM interrupts it (nothing written, exit 0)."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held = []
+
+    def accept() -> None:
+        try:
+            while True:
+                held.append(listener.accept())
+        except OSError:          # closed at the end of the test
+            return
+
+    threading.Thread(target=accept, daemon=True).start()
+    proc = subprocess.Popen(GPUCOST + ["run", "--prometheus", f"http://127.0.0.1:{listener.getsockname()[1]}",
+                                       "--timeout", "120s", "--retries", "0"],
+                            cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "gpucost run: every 300 s" in proc.stdout.readline()
+        deadline = time.monotonic() + 30
+        while not held and time.monotonic() < deadline:     # the cycle's first request is in flight
+            time.sleep(0.1)
+        assert held
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for conn, _ in held:
+            conn.close()
+        listener.close()
+    assert proc.returncode == 0, err
+    assert "cycle 1 interrupted: stopping" in out and "stopped after 1 cycle(s), 0 ok, 0 failed" in out
