@@ -67,7 +67,7 @@ def _pod_spec_path(kind: str, pod_spec: dict[str, Any], replica: str | None) -> 
     return {"template": template}
 
 
-def _document(comment: str, body: Mapping[str, Any]) -> str:
+def document(comment: str, body: Mapping[str, Any]) -> str:
     lines = "".join(f"# {line}\n" for line in comment.splitlines())
     return lines + yaml.safe_dump(dict(body), sort_keys=False, default_flow_style=False, width=10_000)
 
@@ -99,7 +99,7 @@ def owner_patch(rec_id: str, action: str, kind: str, name: str, namespace: str |
             "spec": _pod_spec_path(kind, pod_spec, replica)}
     if kind == "Pod":
         body["spec"] = pod_spec
-    return _document(comment, body)
+    return document(comment, body)
 
 
 def claim_template(rec_id: str, action: str, name: str, namespace: str | None, *, request: str,
@@ -112,7 +112,7 @@ def claim_template(rec_id: str, action: str, name: str, namespace: str | None, *
     body = {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaimTemplate",
             "metadata": _metadata(dns_name(name), namespace, rec_id),
             "spec": {"spec": {"devices": {"requests": [{"name": dns_name(request), "exactly": exactly}]}}}}
-    return _document(f"recommendation {rec_id}: {action}\nDRA alternative (Kubernetes 1.34+, NVIDIA DRA driver)", body)
+    return document(f"recommendation {rec_id}: {action}\nDRA alternative (Kubernetes 1.34+, NVIDIA DRA driver)", body)
 
 
 def product_selector(gpu_model: str) -> str:
