@@ -51,7 +51,8 @@ def test_every_kind_appears_with_a_positive_saving(exported):
     by_kind = defaultdict(list)
     for r in recs:
         by_kind[r["kind"]].append(r["monthly_savings_usd"])
-    assert set(by_kind) == set(kinds()) == {"idle-reclaim", "right-size-count", "share", "smaller-gpu", "spot", "commit"}
+    six = {"idle-reclaim", "right-size-count", "share", "smaller-gpu", "spot", "commit"}
+    assert six <= set(kinds()) and six <= set(by_kind)  # later rules (repack, topology) may add kinds
     for kind, savings in by_kind.items():
         assert min(savings) > 0, kind
     print({k: (len(v), round(sum(v), 2)) for k, v in by_kind.items()}, round(sum(r["monthly_savings_usd"] for r in recs), 2))
@@ -71,7 +72,7 @@ def test_savings_never_exceed_the_cost_they_address(demo, exported):
     assert {r["evidence"]["window_hours"] for r in recs} == {72.0}
     per_job = defaultdict(float)
     for r in recs:
-        if r["kind"] != "commit":
+        if "job" in r["evidence"]:  # job-level kinds (commit and repack address nodes)
             per_job[(r["cluster"], r["namespace"], r["evidence"]["job"])] += r["evidence"]["saving_in_window_usd"]
     for job, saving in per_job.items():
         assert saving <= jobs[job] + 1e-5, job  # evidence keeps 6 decimals
@@ -90,7 +91,10 @@ def test_yaml_export_is_valid_kubernetes(demo, tmp_path):
     assert docs
     kinds_seen = set()
     for doc in docs:
-        assert doc["apiVersion"] and doc["kind"] and doc["metadata"]["name"], doc
+        assert doc["apiVersion"] and doc["kind"], doc
+        if doc["kind"] == "KubeSchedulerConfiguration":  # a config file (repack), not an API object
+            continue
+        assert doc["metadata"]["name"], doc
         assert doc["metadata"]["annotations"][ANNOTATION]
         assert isinstance(doc["spec"], dict) and doc["spec"]
         kinds_seen.add(doc["kind"])

@@ -17,7 +17,7 @@ with a_d <= ``unused_active_share_pct`` is unused. GPUs the pod needs:
 The job drops k = min over its pods (n - needed) GPUs per pod (the most demanding pod decides);
 k >= 1 makes a record. Saving (window) = the cost of each pod's k least-active devices;
 GPU-hours saved = their GPU-hours. Confidence: high when every dropped device is unused,
-else medium. Devices held less than ``min_held_hours`` in the window are not judged.
+else medium. Devices held less than ``min_held_gpu_hours`` in the window are not judged.
 """
 
 from __future__ import annotations
@@ -39,12 +39,12 @@ PRECEDENCE = 20
 class Params:
     """unused_active_share_pct: a device active at most this % of its held time is unused
     (default 5 %). target_util_pct: utilisation per GPU after consolidating non-gang owners'
-    work on fewer GPUs (default 80 %). min_held_hours: shortest time a device must be held in the window to be judged (default 1 h).
+    work on fewer GPUs (default 80 %). min_held_gpu_hours: shortest time a device must be held in the window to be judged (default 1 h).
     gang_kinds: owners whose pods only lose unused devices."""
 
     unused_active_share_pct: float = 5.0
     target_util_pct: float = 80.0
-    min_held_hours: float = 1.0
+    min_held_gpu_hours: float = 1.0
     gang_kinds: tuple[str, ...] = GANG_KINDS
 
 
@@ -60,7 +60,7 @@ def find(con: duckdb.DuckDBPyConnection, window: Window, params: Params) -> list
         plans, ok = [], True
         for p in pods:
             devs = [by_id[i] for i in p.devices if i in by_id]
-            if len(devs) < 2 or any(d.gpu_hours < params.min_held_hours for d in devs):
+            if len(devs) < 2 or any(d.gpu_hours < params.min_held_gpu_hours for d in devs):
                 ok = False
                 break
             unused = [d for d in devs if d.active_share <= unused_share]

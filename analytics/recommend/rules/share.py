@@ -2,7 +2,7 @@
 
 Data: per job, its devices (usage_hourly: GPU model, MIG profile, memory peak and total) and
 its hourly utilisation (GPU-hour weighted over its devices). Jobs whose pods hold one whole
-GPU or one MIG slice, observed at least ``min_held_hours``, whose hourly utilisation p95
+GPU or one MIG slice, observed at least ``min_held_gpu_hours``, whose hourly utilisation p95
 (``u``, % of the device they hold) is at most ``max_util_p95_pct``.
 
 MIG-capable models (A100 40GB/80GB, H100 80GB, H200 141GB; profiles in reference.py):
@@ -41,20 +41,20 @@ class Params:
     """max_util_p95_pct: p95 of hourly utilisation (% of the device held) at most this
     (default 30 %). mem_headroom: factor on peak memory (default 1.2). compute_headroom:
     factor on p95 utilisation (default 1.25). max_time_slicing_replicas: (default 4).
-    min_held_hours: GPU-hours a job must hold in the window (default 4)."""
+    min_held_gpu_hours: GPU-hours a job must hold in the window (default 4)."""
 
     max_util_p95_pct: float = 30.0
     mem_headroom: float = 1.2
     compute_headroom: float = 1.25
     max_time_slicing_replicas: int = 4
-    min_held_hours: float = 4.0
+    min_held_gpu_hours: float = 4.0
 
 
 def find(con: duckdb.DuckDBPyConnection, window: Window, params: Params) -> list[Finding]:
     util = hourly_util(con, window)
     out = []
     for ctx in job_contexts(con, window):
-        if ctx.gpu_hours < params.min_held_hours or not ctx.pods:
+        if ctx.gpu_hours < params.min_held_gpu_hours or not ctx.pods:
             continue
         if any(not p.mig_profile and (p.gpu_request or len(p.devices)) != 1 for p in ctx.pods):
             continue

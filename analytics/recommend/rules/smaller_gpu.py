@@ -39,13 +39,13 @@ GROUP = "device-shape"
 class Params:
     """mem_headroom: factor on peak GPU memory (default 1.2). max_target_util_pct: p95
     utilisation scaled to the target GPU at most this (default 80 %). min_saving_pct: least
-    price cut per GPU-hour worth a move (default 10 %). min_held_hours: GPU-hours in the window
+    price cut per GPU-hour worth a move (default 10 %). min_held_gpu_hours: GPU-hours in the window
     (default 4). exclude_families: catalog families never proposed (default g5g: Arm CPUs)."""
 
     mem_headroom: float = 1.2
     max_target_util_pct: float = 80.0
     min_saving_pct: float = 10.0
-    min_held_hours: float = 4.0
+    min_held_gpu_hours: float = 4.0
     exclude_families: tuple[str, ...] = ("g5g",)
 
 
@@ -61,7 +61,7 @@ def find(con: duckdb.DuckDBPyConnection, window: Window, params: Params) -> list
     util = hourly_util(con, window)
     out = []
     for ctx in job_contexts(con, window):
-        if ctx.gpu_hours < params.min_held_hours or not ctx.pods or any(p.mig_profile for p in ctx.pods):
+        if ctx.gpu_hours < params.min_held_gpu_hours or not ctx.pods or any(p.mig_profile for p in ctx.pods):
             continue
         whole = [d for d in ctx.devices if d.mig_profile is None]
         hours: dict[str, float] = {}
