@@ -39,8 +39,9 @@ PRECEDENCE = 20
 class Params:
     """unused_active_share_pct: a device active at most this % of its held time is unused
     (default 5 %). target_util_pct: utilisation per GPU after consolidating non-gang owners'
-    work on fewer GPUs (default 80 %). min_held_gpu_hours: shortest time a device must be held in the window to be judged (default 1 h).
-    gang_kinds: owners whose pods only lose unused devices."""
+    work on fewer GPUs (default 80 %). min_held_gpu_hours: GPU-hours a device must be held in
+    the window to be judged (default 1). gang_kinds: owners whose pods only lose unused devices
+    (PyTorchJob, JobSet, MPIJob, TFJob, RayJob, LeaderWorkerSet)."""
 
     unused_active_share_pct: float = 5.0
     target_util_pct: float = 80.0
