@@ -5,7 +5,8 @@ End to end it runs outside a container against a real local Prometheus (Debian p
 scraping the live simulated exporter every second; world: 16 GPUs, seed 5, exporter
 values change every 5 s, warehouse step 5 s. Expected: every cycle collects from the
 watermark, builds and publishes the snapshot, and after each cycle the snapshot - read the
-way the dashboard reads it - holds newer gpu_usage steps than after the one before.
+way the dashboard reads it - holds newer gpu_usage steps than after the one before, and the
+dashboard app (started before the first snapshot) answers /healthz 200 from the first cycle on.
 """
 
 from __future__ import annotations
@@ -151,14 +152,21 @@ def snapshot_freshness(settings: Settings):
 
 @needs_prometheus
 def test_each_cycle_advances_the_snapshot_the_dashboard_reads(prometheus, tmp_path):
+    from gpucost.dashboard.app import create_app
+
     settings = Settings(db=tmp_path / "gpucost.duckdb", step_seconds=5, cluster="live")
     cycle = CollectorCycle(settings, Connection(prometheus.url, retries=0),
                            CycleOptions(cluster="live", backfill_s=10, lag_s=2))
+    dashboard = create_app(settings).server.test_client()       # up before the first snapshot
+    assert dashboard.get("/healthz").status_code == 503
     seen = []
 
     def observed() -> str:
         line = cycle()
         seen.append(snapshot_freshness(settings))
+        health = dashboard.get("/healthz")
+        assert health.status_code == 200, health.get_data(as_text=True)
+        assert "gpucost_warehouse_up 1" in dashboard.get("/metrics").get_data(as_text=True)
         return line
 
     lines: list[str] = []
@@ -167,9 +175,9 @@ def test_each_cycle_advances_the_snapshot_the_dashboard_reads(prometheus, tmp_pa
     assert all("snapshot published" in line for line in lines), lines
     latest = [s[0] for s in seen]
     assert latest[0] is not None and latest[0] < latest[1] < latest[2], seen
-    dashboard = [s[1] for s in seen]
-    assert dashboard[0] < dashboard[1] < dashboard[2], seen
-    assert [s[0] for s in seen] == dashboard        # usage_hourly rolls up the newest step too
+    dashboard_last = [s[1] for s in seen]
+    assert dashboard_last[0] < dashboard_last[1] < dashboard_last[2], seen
+    assert latest == dashboard_last                 # usage_hourly rolls up the newest step too
     with open_warehouse(settings, read_only=True) as con:    # resumed at the watermark each time
         windows = con.execute("select distinct window_start, window_end from loads order by 1").fetchall()
     assert len(windows) == 3 and windows[0][1] == windows[1][0] and windows[1][1] == windows[2][0]
