@@ -31,7 +31,6 @@ import argparse
 import os
 import re
 import signal
-import sys
 import threading
 import time
 from dataclasses import dataclass
