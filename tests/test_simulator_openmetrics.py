@@ -121,14 +121,14 @@ def test_kube_state_metrics_agree_with_warehouse(exposition, con):
             con.execute("select distinct namespace, pod, node from raw_pod_allocations").fetchall()}
     placed = {(s.labels["namespace"], s.labels["pod"]): s.labels["node"] for s in families["kube_pod_info"].samples}
     assert placed == pods
-    requests = {(s.labels["namespace"], s.labels["pod"]): (s.labels["resource"], s.value)
-                for s in families["kube_pod_container_resource_requests"].samples}
-    for ns, pod, gpus, profile in con.execute(
-            "select distinct namespace, pod, gpu_request, mig_profile from raw_pod_allocations").fetchall():
-        if profile:
-            assert requests[(ns, pod)] == ("nvidia_com_mig_" + profile.replace(".", "_"), 1)
-        else:
-            assert requests[(ns, pod)] == ("nvidia_com_gpu", gpus)
+    requests = defaultdict(dict)
+    for s in families["kube_pod_container_resource_requests"].samples:
+        requests[(s.labels["namespace"], s.labels["pod"])][s.labels["resource"]] = s.value
+    for ns, pod, gpus, profile, cpu, memory in con.execute(
+            "select distinct namespace, pod, gpu_request, mig_profile, cpu_request_cores, memory_request_bytes "
+            "from raw_pod_allocations").fetchall():
+        gpu = {"nvidia_com_mig_" + profile.replace(".", "_"): 1} if profile else {"nvidia_com_gpu": gpus}
+        assert requests[(ns, pod)] == gpu | {"cpu": cpu, "memory": memory}
     owners = {s.labels["owner_kind"] for s in families["kube_pod_owner"].samples}
     assert "ReplicaSet" in owners and "StatefulSet" in owners
     teams = {s.labels.get("label_team") for s in families["kube_pod_labels"].samples}
