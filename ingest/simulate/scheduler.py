@@ -6,6 +6,8 @@ once queueing, gang scheduling and fragmentation have taken their share:
   training  78 % of p5 + non-MIG p4d GPUs (whole nodes, gang-scheduled, FIFO per shape);
   inference 30 % of g5/g6 GPUs and 55 % of MIG slices (mean replicas over the day);
   batch     32 % of g5/g6 GPUs;  notebooks 10 % of g5/g6 GPUs and 15 % of MIG slices.
+A gang takes whole free nodes, also for the 2 x 4-GPU jobs whose halves then sit on two
+NVLink domains with 4 GPUs stranded on each (what the topology rule and fragmentation find).
 Placement mimics kube-scheduler's default LeastAllocated scoring: 75 % of the time the
 feasible node with the largest free fraction (ties at random), else any feasible node. 1-GPU
 pods therefore spread over 4- and 8-GPU nodes, leaving capacity stranded for bigger pods.
@@ -158,7 +160,7 @@ class _Sim:
             if nodes is None:
                 return False
             for i, n in enumerate(nodes):
-                self.start_pod(t, w, n, cap.take(n, 8), i)
+                self.start_pod(t, w, n, cap.take(n, w.gpus), i)
             return True
         if w.mig_profile:
             n = cap.find_mig(w.mig_profile)

@@ -141,6 +141,8 @@ class WorkloadFactory:
         pods = pick(rng, (1, 2, 4), (0.45, 0.3, 0.25))
         while pods > max(1, max_pods):
             pods //= 2
+        # a quarter of the 2-pod jobs run 4 GPUs per pod (no extra random draw: the name decides)
+        gpus = 4 if pods == 2 and sum(map(ord, name)) % 4 == 0 else 8
         jobset = rng.random() < 0.35
         labels = self._team_labels(ns)
         if jobset:
@@ -152,7 +154,7 @@ class WorkloadFactory:
         period = cfg.steps(60 * float(rng.uniform(30, 90)))
         return self._add(kind=TRAINING, namespace=ns, owner_kind="JobSet" if jobset else "PyTorchJob",
                          owner_name=name, labels=labels, container="trainer" if jobset else "pytorch",
-                         itypes=(itype,), gpus=8, mig_profile=None, pods=pods,
+                         itypes=(itype,), gpus=gpus, mig_profile=None, pods=pods,
                          duration=_lognormal_steps(rng, cfg, 10, 0.8, 2, 96), max_wait=cfg.steps(24 * 3600),
                          dip_period=period, dip_len=min(period - 1, cfg.steps(60 * float(rng.uniform(2, 6)))),
                          dip_phase=int(rng.integers(0, period)), job_name=f"{name}-trainer-0" if jobset else "")
