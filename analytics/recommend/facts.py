@@ -218,16 +218,19 @@ def target_of(job: JobKey, pods: list[PodShape]) -> tuple[str, str]:
 CONTAINERS_SQL = """
 select distinct namespace, pod, container
 from raw_dcgm_samples
-where ts >= $start and ts < $end and container is not null
+where ts >= $t0 and ts < $t0 + interval 1 hour and container is not null
   and list_contains($pods, namespace || '/' || pod)
 order by namespace, pod, container
 """
 
 
 def containers(con: duckdb.DuckDBPyConnection, window: Window, pods: list[PodShape]) -> list[str]:
-    """Names of the GPU containers of these pods, as dcgm-exporter's pod mapping saw them."""
+    """Names of the GPU containers of these pods, as dcgm-exporter's pod mapping saw them in
+    the first hour of the earliest pod in the window (one hour keeps the scan of the largest
+    raw table small)."""
     if not pods:
         return []
     keys = sorted({f"{p.namespace}/{p.pod}" for p in pods})
-    rows = con.execute(CONTAINERS_SQL, {"start": window.start, "end": window.end, "pods": keys}).fetchall()
+    t0 = max(window.start, min(p.started_at for p in pods))
+    rows = con.execute(CONTAINERS_SQL, {"t0": t0, "pods": keys}).fetchall()
     return sorted({r[2] for r in rows})
