@@ -23,20 +23,26 @@ Each document starts with a comment naming the recommendation and carries the an
 from __future__ import annotations
 
 import re
+from types import MappingProxyType
 from typing import Any, Mapping, Sequence
 
 import yaml
 
 ANNOTATION = "gpucost.io/recommendation-id"
-SPOT_AFFINITY = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-    {"matchExpressions": [{"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["spot"]}]},
-    {"matchExpressions": [{"key": "eks.amazonaws.com/capacityType", "operator": "In", "values": ["SPOT"]}]},
-]}}}
 CUSTOM_RESOURCES = ("Notebook", "PyTorchJob", "JobSet")
-API_VERSIONS = {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "ReplicaSet": "apps/v1",
+API_VERSIONS = MappingProxyType({"Deployment": "apps/v1", "StatefulSet": "apps/v1", "ReplicaSet": "apps/v1",
                 "DaemonSet": "apps/v1", "Job": "batch/v1", "CronJob": "batch/v1", "Pod": "v1",
                 "Notebook": "kubeflow.org/v1", "PyTorchJob": "kubeflow.org/v1",
-                "JobSet": "jobset.x-k8s.io/v1alpha2"}
+                "JobSet": "jobset.x-k8s.io/v1alpha2"})
+
+
+def spot_affinity() -> dict[str, Any]:
+    """Required node affinity for spot capacity: Karpenter's or EKS managed node groups' label
+    (node selector terms are ORed)."""
+    return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["spot"]}]},
+        {"matchExpressions": [{"key": "eks.amazonaws.com/capacityType", "operator": "In", "values": ["SPOT"]}]},
+    ]}}}
 
 
 def dns_name(text: str, limit: int = 63) -> str:

@@ -121,7 +121,7 @@ def find(con: duckdb.DuckDBPyConnection, window: Window, params: Params) -> list
             confidence = "medium"
         action = (f"Run {ctx.owner_kind} {ctx.owner_name} on spot {', '.join(types)} capacity "
                   f"({why}): about {100 * max(savings[t][0] for t in types):.0f} % less per GPU-hour.")
-        patch = ctx.patch(con, window, KIND, action, affinity=patches.SPOT_AFFINITY)
+        patch = ctx.patch(con, window, KIND, action, affinity=patches.spot_affinity())
         out.append(Finding(
             kind=KIND, target=ctx.target, cluster=ctx.cluster, namespace=ctx.namespace, team=ctx.team,
             action=action, confidence=confidence, patch=patch,
