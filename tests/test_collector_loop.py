@@ -156,7 +156,7 @@ def test_each_cycle_advances_the_snapshot_the_dashboard_reads(prometheus, tmp_pa
 
     settings = Settings(db=tmp_path / "gpucost.duckdb", step_seconds=5, cluster="live")
     cycle = CollectorCycle(settings, Connection(prometheus.url, retries=0),
-                           CycleOptions(cluster="live", backfill_s=10, lag_s=2))
+                           CycleOptions(cluster="live", backfill_s=10, lag_s=2, recommend_every_s=3600))
     dashboard = create_app(settings).server.test_client()       # up before the first snapshot
     assert dashboard.get("/healthz").status_code == 503
     seen = []
@@ -173,6 +173,7 @@ def test_each_cycle_advances_the_snapshot_the_dashboard_reads(prometheus, tmp_pa
     result = run_loop(observed, 6, cycles=3, log=lines.append)
     assert (result.ok, result.failed) == (3, 0), lines
     assert all("snapshot published" in line for line in lines), lines
+    assert "; recommend: " in lines[0] and "recommend" not in lines[1] + lines[2], lines   # due once an hour
     latest = [s[0] for s in seen]
     assert latest[0] is not None and latest[0] < latest[1] < latest[2], seen
     dashboard_last = [s[1] for s in seen]

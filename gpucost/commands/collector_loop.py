@@ -10,8 +10,10 @@ skipped, never queued), one cycle:
 2. Prometheus from the source's watermark (where the last collection of
    ``prometheus:<cluster>`` ended) to now - `--lag`, like `gpucost collect prometheus`
    without --start/--end; the first cycle on an empty warehouse reaches back `--backfill`;
-3. `gpucost build` of the days the loads touched, then the snapshot (``<db>.snapshot``)
-   that the dashboard and the weekly report read is published.
+3. `gpucost build` of the days the loads touched; then (at most every --recommend-every,
+   default 1h) the recommendations are recomputed like `gpucost recommend` (a failure there
+   is reported and retried next cycle); then the snapshot (``<db>.snapshot``) that the
+   dashboard and the weekly report read is published.
 
 The warehouse is opened for the cycle only, so `gpucost query`, `doctor` or a manual
 `collect billing` can take the write lock between cycles. One line per cycle on stdout:
@@ -70,6 +72,11 @@ def register(sub) -> None:
                         help="also collect AWS spot and on-demand prices at most this often, e.g. 6h "
                              "(env GPUCOST_PRICES_EVERY; default: never; needs AWS credentials)")
     parser.add_argument("--region", action="append", help="AWS region for prices (repeatable; default: settings)")
+    parser.add_argument("--recommend-every", type=duration, default=os.environ.get("GPUCOST_RECOMMEND_EVERY") or "1h",
+                        help="recompute the recommendations at most this often (env GPUCOST_RECOMMEND_EVERY; "
+                             "default 1h)")
+    parser.add_argument("--no-recommend", dest="recommend_every", action="store_const", const=None,
+                        help="never recompute the recommendations")
 
 
 class Stopped(BaseException):
@@ -159,6 +166,7 @@ class CycleOptions:
     lag_s: int = 60
     prices_every_s: int | None = None
     regions: tuple[str, ...] = ()
+    recommend_every_s: int | None = None
 
 
 class CollectorCycle:
@@ -171,6 +179,7 @@ class CollectorCycle:
         self.settings, self.connection, self.options = settings, connection, options
         self.now = now or (lambda: datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0))
         self.prices_at: datetime | None = None
+        self.recommended_at: datetime | None = None
 
     def collect_options(self):
         from gpucost.ingest.prometheus import CollectOptions
@@ -209,16 +218,32 @@ class CollectorCycle:
             if built.window is None:
                 parts.append("nothing to build")
             else:
-                publish_snapshot(con, self.settings)
                 usage = built.rows.get("gpu_usage_steps", built.rows.get("gpu_usage", 0))
                 parts.append(f"built {built.window.start:%Y-%m-%d}..{built.window.end:%Y-%m-%d} "
-                             f"({built.days} day(s), {usage:,} usage rows) in {built.seconds:.1f} s, "
-                             "snapshot published")
+                             f"({built.days} day(s), {usage:,} usage rows) in {built.seconds:.1f} s")
+                if self._due(self.recommended_at, self.options.recommend_every_s, now):
+                    parts.append(self._recommend(con, now))
+                publish_snapshot(con, self.settings)
+                parts.append("snapshot published")
         return "; ".join(parts)
 
+    @staticmethod
+    def _due(last: datetime | None, every_s: int | None, now: datetime) -> bool:
+        return every_s is not None and (last is None or now - last >= timedelta(seconds=every_s))
+
     def _prices_due(self, now: datetime) -> bool:
-        every = self.options.prices_every_s
-        return every is not None and (self.prices_at is None or now - self.prices_at >= timedelta(seconds=every))
+        return self._due(self.prices_at, self.options.prices_every_s, now)
+
+    def _recommend(self, con, now: datetime) -> str:
+        from gpucost.commands.recommend import compute
+
+        try:
+            line = compute(con, self.settings)
+        except Exception as exc:  # noqa: BLE001 - the collection and build stand; retried next cycle
+            cause = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return f"recommend failed (retried next cycle): {cause}"
+        self.recommended_at = now
+        return line
 
     def _prices(self, con, now: datetime) -> str:
         from gpucost.commands.collect import collect_prices
@@ -234,7 +259,8 @@ class CollectorCycle:
 def run(settings: Settings, args: argparse.Namespace) -> None:
     options = CycleOptions(cluster=args.cluster or settings.cluster, selector=args.selector,
                            parallel=args.parallel, backfill_s=args.backfill, lag_s=args.lag,
-                           prices_every_s=args.prices_every, regions=tuple(args.region or ()))
+                           prices_every_s=args.prices_every, regions=tuple(args.region or ()),
+                           recommend_every_s=args.recommend_every)
     if 86400 % settings.step_seconds:
         raise GpucostError(f"step_seconds must divide a day, got {settings.step_seconds}")
     cycle = CollectorCycle(settings, connection_from_args(args), options)
