@@ -298,3 +298,24 @@ def test_precedence_never_counts_a_gpu_hour_twice(world_con):
     assert got == [("idle-reclaim", "web/Deployment/api", 24.0, 24.0), ("share", "web/Deployment/api", 18.0, 18.0),
                    ("spot", "web/Deployment/api", 3.54, 0.0), ("commit", "instance-family/g5", 0.615, 0.0)]
     assert sum(r.evidence["saving_in_window_usd"] for r in recs) <= 48.0
+
+
+# ---- the framework ----------------------------------------------------------------------------------
+def test_rules_are_discovered_in_precedence_order():
+    from gpucost.analytics.recommend import load_rules
+
+    order = [r.kind for r in load_rules()]
+    mine = ["idle-reclaim", "right-size-count", "share", "smaller-gpu", "spot", "commit"]
+    assert [k for k in order if k in mine] == mine
+    for r in load_rules():
+        assert r.params.__dataclass_params__.frozen, r.kind
+
+
+def test_ids_are_stable_hashes_of_kind_target_and_window():
+    from gpucost.analytics.recommend.model import Window, evidence_json, recommendation_id
+
+    w = Window(DAY0, h(24))
+    assert recommendation_id("spot", "ns/Deployment/a", w, "c") == recommendation_id("spot", "ns/Deployment/a", w, "c")
+    assert len({recommendation_id(k, t, w, "c") for k in ("spot", "share") for t in ("ns/Job/a", "ns/Job/b")}) == 4
+    assert recommendation_id("spot", "ns/Job/a", w) != recommendation_id("spot", "ns/Job/a", Window(DAY0, h(23)))
+    assert evidence_json({"b": 1 / 3, "a": [float("nan")]}) == '{"a":[null],"b":0.333333}'

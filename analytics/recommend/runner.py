@@ -50,7 +50,7 @@ class Rule:
     doc: str
 
 
-def rules() -> tuple[Rule, ...]:
+def load_rules() -> tuple[Rule, ...]:
     """The rule modules, in precedence order."""
     package = importlib.import_module("gpucost.analytics.recommend.rules")
     found = []
@@ -63,7 +63,7 @@ def rules() -> tuple[Rule, ...]:
 
 
 def kinds() -> tuple[str, ...]:
-    return tuple(r.kind for r in rules())
+    return tuple(r.kind for r in load_rules())
 
 
 def data_window(con: duckdb.DuckDBPyConnection, days: float = DEFAULT_WINDOW_DAYS) -> Window | None:
@@ -106,7 +106,7 @@ def recommend(con: duckdb.DuckDBPyConnection, window: Window,
     params = dict(params or {})
     ledger = ledger_for(con, window)
     out: list[tuple[int, Recommendation]] = []
-    for rule in rules():
+    for rule in load_rules():
         if only is not None and rule.kind not in only:
             continue
         findings = rule.find(con, window, params.get(rule.kind, rule.params()))
