@@ -4,6 +4,7 @@ A handler is ``run(settings, args)``; it raises GpucostError for failures the us
 """
 
 from gpucost.commands import build, collect, demo, placement, query, recommend, report, serve, doctor, exporter
-from gpucost.commands import collector_loop
+from gpucost.commands import collector_loop, import_trace
 
-COMMANDS = (demo, collect, build, query, placement, recommend, serve, report, doctor, exporter, collector_loop)
+COMMANDS = (demo, collect, import_trace, build, query, placement, recommend, serve, report, doctor, exporter,
+            collector_loop)
