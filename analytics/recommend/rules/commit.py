@@ -80,8 +80,8 @@ def find(con: duckdb.DuckDBPyConnection, window: Window, params: Params) -> list
         d = params.discount_pct / 100.0
         met = sum(1 for v in series if v >= baseline - 1e-9) / len(series)
         action = (f"Buy a 1-year Savings Plan for {baseline:.1f} {fam} GPUs' worth of on-demand capacity "
-                  f"(~${baseline * rate * (1 - d):,.2f}/h of GPU share committed): the family never ran fewer "
-                  f"on demand in {100 * met:.0f} % of hours.")
+                  f"(~${baseline * rate * (1 - d):,.2f}/h for the GPU share): at least that many ran on demand "
+                  f"in {100 * met:.0f} % of the window's hours.")
         out.append(Finding(
             kind=KIND, target=f"instance-family/{fam}", action=action,
             confidence="medium" if window.hours >= 24 * params.min_high_confidence_days else "low",

@@ -119,8 +119,10 @@ def find(con: duckdb.DuckDBPyConnection, window: Window, params: Params) -> list
         confidence = interruption_confidence(worst)
         if ctx.owner_kind in ("Job", "CronJob") and confidence == "high":
             confidence = "medium"
+        mig = sorted({d.mig_profile for d in od if d.mig_profile})
         action = (f"Run {ctx.owner_kind} {ctx.owner_name} on spot {', '.join(types)} capacity "
-                  f"({why}): about {100 * max(savings[t][0] for t in types):.0f} % less per GPU-hour.")
+                  + (f"partitioned like today ({', '.join(mig)}) " if mig else "")
+                  + f"({why}): about {100 * max(savings[t][0] for t in types):.0f} % less per GPU-hour.")
         patch = ctx.patch(con, window, KIND, action, affinity=patches.spot_affinity())
         out.append(Finding(
             kind=KIND, target=ctx.target, cluster=ctx.cluster, namespace=ctx.namespace, team=ctx.team,
