@@ -103,3 +103,15 @@ def test_empty_or_missing_warehouse_is_a_one_line_failure(tmp_path, capsys):
     assert err.startswith("gpucost: error: no built GPU usage") and err.count("\n") == 1
     assert main(["--db", str(tmp_path / "missing.duckdb"), "recommend"]) == 1
     assert "warehouse not found" in capsys.readouterr().err
+
+
+def test_window_from_start_and_end(evil_db, capsys):
+    """--start 06:00 --end 18:00: the notebook is idle all 12 hours -> $12 in the window,
+    x 720 / 12 = $720 a month."""
+    db, cfg = evil_db
+    assert run(db, cfg, "--format", "json", "--kind", "idle-reclaim",
+               "--start", "2026-11-02T06:00", "--end", "2026-11-02T18:00") == 0
+    (rec,) = json.loads(capsys.readouterr().out)
+    assert (rec["window_start"], rec["window_end"]) == ("2026-11-02T06:00:00", "2026-11-02T18:00:00")
+    assert rec["monthly_savings_usd"] == pytest.approx(720.0)
+    assert rec["gpu_hours_saved"] == pytest.approx(12.0)
