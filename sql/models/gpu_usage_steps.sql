@@ -10,7 +10,11 @@
 -- cost_usd = the node's GPU cost for the step / gpu_count x the device's fraction,
 -- so a node's devices add up to its GPU cost at every step.
 -- Holder: the allocation on the device that started last at or before the step (an as-of
--- join), if it has not ended by then; sharing one device between pods is not modelled yet.
+-- join), if it has not ended by then. Shared devices (time-slicing, MPS: two pods' allocations
+-- of one device overlap in time) get one row per pod holding it at the step, each with an
+-- even share (1 / holders) of the device's gpu_hours and cost_usd, and the device's state:
+-- dcgm-exporter reports a shared device's activity once, not per pod, so there is no usage to
+-- split by. The rows of a device still add up to its cost at every step.
 with
 
 devices as (
@@ -44,13 +48,36 @@ spine as (
         and ns.ts >= d.valid_from and ns.ts < d.valid_to
 ),
 
-held as (
+shared_devices as (
+    select distinct a.device_idx
+    from allocations as a
+    join allocations as b
+        on b.device_idx = a.device_idx and b.alloc_idx > a.alloc_idx and b.pod_key <> a.pod_key
+        and b.valid_from < a.valid_to and a.valid_from < b.valid_to
+),
+
+held_alone as (
     select
         sp.*,
-        case when sp.ts < a.valid_to then a.pod_key end as pod_key
-    from spine as sp
+        case when sp.ts < a.valid_to then a.pod_key end as pod_key,
+        1 as holders
+    from (select * from spine where device_idx not in (select device_idx from shared_devices)) as sp
     asof left join allocations as a
         on a.device_idx = sp.device_idx and sp.ts >= a.valid_from
+),
+
+held_shared_pods as (
+    select distinct sp.*, a.pod_key
+    from (select * from spine where device_idx in (select device_idx from shared_devices)) as sp
+    left join allocations as a
+        on a.device_idx = sp.device_idx and sp.ts >= a.valid_from and sp.ts < a.valid_to
+),
+
+held as (
+    select * from held_alone
+    union all
+    select *, greatest(count(pod_key) over (partition by device_idx, ts), 1) as holders
+    from held_shared_pods
 ),
 
 observed as (
@@ -80,8 +107,8 @@ final as (
         mem_used_bytes,
         mem_total_bytes,
         power_w,
-        gpu_fraction * $step_seconds / 3600.0 as gpu_hours,
-        cost_usd,
+        gpu_fraction * $step_seconds / 3600.0 / holders as gpu_hours,
+        case when holders = 1 then cost_usd else round(cost_usd / holders, 15) end as cost_usd,
         price_source
     from observed
 )
