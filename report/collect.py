@@ -125,7 +125,8 @@ def collect(con: duckdb.DuckDBPyConnection, week: IsoWeek, window: DataWindow, t
         rec, note = quality.reconciliation(con, start, end)
         stranded = quality.stranded(con, start, end, totals.state("unallocated").cost_usd)
         if stranded is None:
-            notes.append("Stranded capacity skipped: the warehouse has no fragmentation table yet.")
+            notes.append("Stranded capacity skipped: no fragmentation rows for the week (`gpucost build` "
+                         "writes them).")
     else:
         asset = identity_gap = rec = stranded = None
         note = "Bill reconciliation and stranded capacity are fleet-wide: see the fleet report."

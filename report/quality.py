@@ -181,9 +181,11 @@ join unallocated as u using ({keys})
 
 def stranded(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime,
              unallocated_usd: float) -> Stranded | None:
-    """Stranded share of unallocated cost; None without a usable fragmentation table."""
+    """Stranded share of unallocated cost; None without fragmentation rows in the window."""
     cols = columns(con, "fragmentation")
-    if not {"ts", "node", "stranded_gpus"} <= cols:
+    if not {"ts", "node", "stranded_gpus"} <= cols or not con.execute(
+            "select count(*) from fragmentation where ts >= $start and ts < $end",
+            {"start": start, "end": end}).fetchone()[0]:
         return None
     keys = "ts, cluster, node" if "cluster" in cols else "ts, node"
     cost, hours = con.execute(STRANDED_SQL.format(keys=keys), {"start": start, "end": end}).fetchone()
@@ -203,9 +205,9 @@ def recommendations(con: duckdb.DuckDBPyConnection, team: str | None, team_names
     whose ``namespace`` is one of the team's namespaces; without either it shows none.
     """
     cols = columns(con, "recommendations")
-    if not RECOMMENDATION_COLUMNS <= cols:
-        return None, ("Recommendations skipped: the warehouse has no recommendations table yet "
-                      "(`gpucost recommend` writes it).")
+    if not RECOMMENDATION_COLUMNS <= cols or not con.execute("select count(*) from recommendations").fetchone()[0]:
+        return None, ("Recommendations skipped: the warehouse has no recommendations yet "
+                      "(`gpucost recommend` computes them).")
     confidence = "confidence::varchar" if "confidence" in cols else "null"
     where, params, note = "true", {}, None
     if team is not None:

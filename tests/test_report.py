@@ -18,7 +18,7 @@ Mon 2026-11-02, W46 Mon 2026-11-09, W47 (no rows: a gap inside the data), W48 Mo
     asset_costs W46 (11-09): node-a cost 200 / GPU share 180, node-b 35 / 30.
     raw_nodes: node-a aws:///us-east-1a/i-0aaa, node-b aws:///us-east-1b/i-0bbb.
     billing: i-0aaa, 11-09 00:00-03:00, billed 200, effective 190 (node-b: no line items).
-    recommendations (DESIGN columns): r2 spot 1200/month, r1 rightsize 500, r3 no saving.
+    recommendations: r2 spot 1200/month, r1 rightsize 500, r3 no saving (0), no team.
     fragmentation: node-b 11-09 00:00, 1 stranded GPU.
 
 Expected for W46 (fleet), by hand:
@@ -109,15 +109,14 @@ def build_hand_world(db: Path) -> Settings:
         con.execute("insert into raw_billing_line_items (charge_period_start, charge_period_end, resource_id, "
                     "billed_cost, effective_cost, billing_currency, pricing_unit, source) "
                     "values (?, ?, 'i-0aaa', 200, 190, 'USD', 'Hours', 'test')", [W46, W46 + 3 * H])
-        con.execute("create table recommendations (id varchar, kind varchar, target varchar, evidence varchar, "
-                    "action varchar, monthly_savings_usd double, confidence varchar, patch varchar)")
-        con.executemany("insert into recommendations values (?, ?, ?, '', ?, ?, ?, null)", [
-            ("r1", "rightsize", "research/notebook", "use 1 GPU less", 500.0, "high"),
-            ("r2", "spot", "ml/train", "run on spot", 1200.0, "medium"),
-            ("r3", "share", "serving/infer", "time-slice", None, None)])
-        con.execute("create table fragmentation (ts timestamp, cluster varchar, node varchar, free_gpus integer, "
-                    "frag_gpu_milli integer, largest_free_block integer, stranded_gpus integer)")
-        con.execute("insert into fragmentation values (?, 'c1', 'node-b', 1, 1000, 1, 1)", [W46])
+        con.executemany("insert into recommendations (id, kind, target, evidence, action, monthly_savings_usd, "
+                        "gpu_hours_saved, confidence, window_start, window_end) values (?, ?, ?, '{}', ?, ?, 0, ?, ?, ?)",
+                        [("r1", "rightsize", "research/notebook", "use 1 GPU less", 500.0, "high", W46, W46 + 24 * H),
+                         ("r2", "spot", "ml/train", "run on spot", 1200.0, "medium", W46, W46 + 24 * H),
+                         ("r3", "share", "serving/infer", "time-slice", 0.0, "low", W46, W46 + 24 * H)])
+        con.execute("insert into fragmentation (ts, cluster, node, gpu_count, free_gpus, free_whole_gpus, "
+                    "frag_gpu_milli, largest_free_block, stranded_gpus, free_cost_usd, stranded_cost_usd) "
+                    "values (?, 'c1', 'node-b', 1, 1, 1, 1000, 1, 1, 10, 10)", [W46])
     return settings
 
 
@@ -231,7 +230,7 @@ def test_hand_world_team_report(hand, tmp_path, capsys, charts_server):
     assert r["change"]["spend_pct"] is None  # research had no usage in W45
     assert [t["team"] for t in r["teams"]] == ["research"]
     assert r["data_quality"]["reconciliation"] is None and r["stranded"] is None
-    assert r["recommendations"] == []  # DESIGN's table has no team column: not split by team
+    assert r["recommendations"] == []  # none of the hand world's recommendations names a team
     serving = weekly(capsys, hand, tmp_path, "--week", "2026-W46", "--team", "serving")
     assert serving[0] == 0
     s = report_json(tmp_path, "gpucost-2026-W46-team-serving")["totals"]
@@ -276,7 +275,7 @@ def test_empty_warehouse(tmp_path, capsys):
     assert code == 0, err
     r = report_json(tmp_path / "out", "gpucost-2026-W46")
     assert r["has_data"] is False and r["recommendations"] is None and r["stranded"] is None
-    assert any("no recommendations table" in n for n in r["notes"])
+    assert any("no recommendations yet" in n for n in r["notes"])
 
 
 # ---------------------------------------------------------------- simulated world vs gpucost query
