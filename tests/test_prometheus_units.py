@@ -122,7 +122,17 @@ def test_promql_templates():
     assert render(KSM_NODE_INFO, 'cluster="a"', range="59999ms") == \
         'max_over_time(kube_node_info{cluster="a"}[59999ms] offset 1ms)'
     assert render('x{{resource="y"{and_sel}}}', "", range="1m") == 'x{resource="y"}'
-    assert len(STORED_FIELDS) == 8 and len({f.name for f in DCGM_FIELDS}) == len(DCGM_FIELDS)
+    assert len({f.name for f in DCGM_FIELDS}) == len(DCGM_FIELDS)
+
+
+def test_every_stored_field_has_its_column(settings):
+    from gpucost.warehouse import open_warehouse
+
+    with open_warehouse(settings, create=True) as con:
+        columns = {r[0] for r in con.execute("select column_name from information_schema.columns "
+                                             "where table_name = 'raw_dcgm_samples'").fetchall()}
+    assert {f.column for f in STORED_FIELDS} <= columns and len(STORED_FIELDS) == 20
+    assert all(f.agg == "increase" for f in STORED_FIELDS if f.kind == "counter" and f.unit != "rows")
 
 
 def test_kube_label_conventions():

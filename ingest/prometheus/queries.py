@@ -39,7 +39,7 @@ class DcgmField:
 
 
 DCGM_FIELDS: tuple[DcgmField, ...] = (
-    # the 8 fields the warehouse stores
+    # the 8 fields the build reads
     DcgmField("DCGM_FI_DEV_GPU_UTIL", "gauge", "avg", "gpu_util", "%"),
     DcgmField("DCGM_FI_PROF_GR_ENGINE_ACTIVE", "gauge", "avg", "gr_engine_active", "ratio", True),
     DcgmField("DCGM_FI_PROF_SM_ACTIVE", "gauge", "avg", "sm_active", "ratio", True),
@@ -48,27 +48,30 @@ DCGM_FIELDS: tuple[DcgmField, ...] = (
     DcgmField("DCGM_FI_DEV_FB_USED", "gauge", "avg", "fb_used_mib", "MiB"),
     DcgmField("DCGM_FI_DEV_FB_FREE", "gauge", "avg", "fb_free_mib", "MiB"),
     DcgmField("DCGM_FI_DEV_POWER_USAGE", "gauge", "avg", "power_w", "W"),
-    # default counters without a column yet (see the proposed migration in the collector docs)
-    DcgmField("DCGM_FI_DEV_FB_RESERVED", "gauge", "avg", None, "MiB"),
-    DcgmField("DCGM_FI_DEV_SM_CLOCK", "gauge", "avg", None, "MHz"),
+    # more default counters (columns from schema v6)
+    DcgmField("DCGM_FI_DEV_FB_RESERVED", "gauge", "avg", "fb_reserved_mib", "MiB"),
+    DcgmField("DCGM_FI_DEV_SM_CLOCK", "gauge", "avg", "sm_clock_mhz", "MHz"),
     DcgmField("DCGM_FI_DEV_MEM_CLOCK", "gauge", "avg", None, "MHz"),
-    DcgmField("DCGM_FI_DEV_MEMORY_TEMP", "gauge", "max", None, "C"),
-    DcgmField("DCGM_FI_DEV_GPU_TEMP", "gauge", "max", None, "C"),
-    DcgmField("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "counter", "increase", None, "mJ"),
-    DcgmField("DCGM_FI_DEV_PCIE_REPLAY_COUNTER", "counter", "increase", None, "retries"),
+    DcgmField("DCGM_FI_DEV_MEMORY_TEMP", "gauge", "max", "mem_temp_c", "C"),
+    DcgmField("DCGM_FI_DEV_GPU_TEMP", "gauge", "max", "gpu_temp_c", "C"),
+    DcgmField("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "counter", "increase", "energy_mj", "mJ"),
+    DcgmField("DCGM_FI_DEV_PCIE_REPLAY_COUNTER", "counter", "increase", "pcie_replays", "retries"),
     DcgmField("DCGM_FI_DEV_PCIE_TX_THROUGHPUT", "gauge", "avg", None, "KB/s"),   # 2.x releases only
     DcgmField("DCGM_FI_DEV_PCIE_RX_THROUGHPUT", "gauge", "avg", None, "KB/s"),   # 2.x releases only
-    DcgmField("DCGM_FI_DEV_MEM_COPY_UTIL", "gauge", "avg", None, "%"),
+    DcgmField("DCGM_FI_DEV_MEM_COPY_UTIL", "gauge", "avg", "mem_copy_util", "%"),
     DcgmField("DCGM_FI_DEV_ENC_UTIL", "gauge", "avg", None, "%"),
     DcgmField("DCGM_FI_DEV_DEC_UTIL", "gauge", "avg", None, "%"),
-    DcgmField("DCGM_FI_DEV_XID_ERRORS", "gauge", "max", None, "xid"),          # last XID code, 0 none
-    DcgmField("DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL", "counter", "increase", None, "bytes"),
+    DcgmField("DCGM_FI_DEV_XID_ERRORS", "gauge", "max", "xid_error", "xid"),          # last XID code, 0 none
+    DcgmField("DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL", "counter", "increase", "nvlink_bytes", "bytes"),
     DcgmField("DCGM_FI_DEV_VGPU_LICENSE_STATUS", "gauge", "max", None, "status"),
     DcgmField("DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS", "counter", "max", None, "rows"),
     DcgmField("DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS", "counter", "max", None, "rows"),
     DcgmField("DCGM_FI_DEV_ROW_REMAP_FAILURE", "gauge", "max", None, "bool"),
+    # violation counters (commented out in the default counters; time throttled, us)
+    DcgmField("DCGM_FI_DEV_POWER_VIOLATION", "counter", "increase", "power_violation_us", "us"),
+    DcgmField("DCGM_FI_DEV_THERMAL_VIOLATION", "counter", "increase", "thermal_violation_us", "us"),
     # DCP fields beyond the stored four
-    DcgmField("DCGM_FI_PROF_SM_OCCUPANCY", "gauge", "avg", None, "ratio", True),
+    DcgmField("DCGM_FI_PROF_SM_OCCUPANCY", "gauge", "avg", "sm_occupancy", "ratio", True),
     DcgmField("DCGM_FI_PROF_PIPE_FP64_ACTIVE", "gauge", "avg", None, "ratio", True),
     DcgmField("DCGM_FI_PROF_PIPE_FP32_ACTIVE", "gauge", "avg", None, "ratio", True),
     DcgmField("DCGM_FI_PROF_PIPE_FP16_ACTIVE", "gauge", "avg", None, "ratio", True),

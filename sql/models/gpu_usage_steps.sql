@@ -86,7 +86,8 @@ observed as (
         s.activity_pct,
         s.mem_used_bytes,
         s.mem_total_bytes,
-        s.power_w
+        s.power_w,
+        s.throttled_pct
     from held as h
     left join samples as s
         on s.device_idx = h.device_idx and s.ts = h.ts
@@ -109,7 +110,8 @@ final as (
         power_w,
         gpu_fraction * $step_seconds / 3600.0 / holders as gpu_hours,
         case when holders = 1 then cost_usd else round(cost_usd / holders, 15) end as cost_usd,
-        price_source
+        price_source,
+        throttled_pct
     from observed
 )
 

@@ -5,6 +5,8 @@
 -- unsupported on MIG instances, where PROF fields are the only source). A sample with
 -- neither is kept, and the device-step becomes no_data.
 -- Memory: FB_USED/FB_FREE are MiB; mem_total_bytes = (used + free) MiB.
+-- throttled_pct: the larger of the power and thermal violation times in the step (us, their
+-- counters' increase) / the step, %, at most 100; null when neither is reported.
 -- Sources: when two sources report the same node in the window, the first by name is used
 -- for that node; within a source a device has at most one sample per step (collectors
 -- guarantee it; the build checks the accounting identity per day and stops if broken).
@@ -34,7 +36,10 @@ converted as (
         coalesce(s.gr_engine_active * 100.0, s.gpu_util) as activity_pct,
         (s.fb_used_mib * 1048576)::bigint as mem_used_bytes,
         ((s.fb_used_mib + s.fb_free_mib) * 1048576)::bigint as mem_total_bytes,
-        s.power_w
+        s.power_w,
+        least(greatest(s.power_violation_us, s.thermal_violation_us) / 1e6 / $step_seconds * 100,
+              case when coalesce(s.power_violation_us, s.thermal_violation_us) is not null then 100.0 end)
+            as throttled_pct
     from samples as s
     semi join node_sources as n
         on n.cluster = s.cluster and n.node = s.node and n.source = s.source
@@ -47,7 +52,8 @@ final as (
         c.activity_pct,
         c.mem_used_bytes,
         c.mem_total_bytes,
-        c.power_w
+        c.power_w,
+        c.throttled_pct
     from converted as c
     join devices as d
         on d.cluster = c.cluster and d.device_id = c.device_id
