@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass, fields
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -120,6 +121,26 @@ class DraInventory:
             out[name] = pa.table({c: pa.array([_plain(d[c]) for d in data]) for c in cols}) if data else \
                 pa.table({c: pa.array([], pa.string()) for c in cols})
         return out
+
+
+def allocation_rows(inv: DraInventory, cluster: str, observed_at: datetime) -> pa.Table:
+    """raw_dra_allocations rows (schema v7): one per GPU allocation result and reserved pod
+    (a claim reserved for no pod yet keeps one row with pod null); non-GPU devices
+    (compute-domain channels, daemons) are left out."""
+    rows = []
+    for a in inv.allocations:
+        if a.kind not in (None, "gpu", "mig", "vfio") or (a.kind is None and a.gpu_uuid is None):
+            continue
+        for pod in a.pods or (None,):
+            rows.append({"observed_at": observed_at, "cluster": cluster, "namespace": a.namespace, "claim": a.claim,
+                         "pod": pod, "node": a.node, "driver": a.driver, "pool": a.pool, "device": a.device,
+                         "device_class": a.device_class, "kind": a.kind, "gpu_uuid": a.gpu_uuid,
+                         "device_id": a.device_id, "mig_profile": a.mig_profile, "nvlink_domain": a.clique})
+    names = ("namespace", "claim", "pod", "node", "driver", "pool", "device", "device_class", "kind", "gpu_uuid",
+             "device_id", "mig_profile", "nvlink_domain")
+    schema = pa.schema([("observed_at", pa.timestamp("us")), ("cluster", pa.string())]
+                       + [(n, pa.string()) for n in names])
+    return pa.Table.from_pylist(rows, schema=schema)
 
 
 def _plain(v):

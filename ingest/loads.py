@@ -27,6 +27,7 @@ RAW_TABLES: dict[str, tuple[str, str | None]] = {
     "raw_pod_allocations": ("valid_from", "valid_to"),
     "raw_prices": ("effective_at", None),
     "raw_billing_line_items": ("charge_period_start", None),
+    "raw_dra_allocations": ("observed_at", None),
 }
 
 

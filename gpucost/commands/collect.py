@@ -30,9 +30,9 @@ def register(sub) -> None:
 
 def _extra_sources() -> tuple:
     """Collector subcommands that live in their own modules (each has register(what))."""
-    from gpucost.commands import collect_prometheus
+    from gpucost.commands import collect_kubernetes, collect_prometheus
 
-    return (collect_prometheus,)
+    return (collect_prometheus, collect_kubernetes)
 
 
 def run_prices(settings: Settings, args: argparse.Namespace) -> None:

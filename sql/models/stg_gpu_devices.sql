@@ -7,8 +7,10 @@
 -- device_idx is a dense integer key for the window's joins (device intervals in order);
 -- device_key identifies the device with its node attributes across windows
 -- (gpu_device_key of them all, a macro of the schema: the key of gpu_usage_devices).
--- nvlink_domain: as collected, else the node itself when the catalog puts its GPUs behind
--- one NVSwitch (p4d, p5, ...), else null (no NVLink peers known).
+-- nvlink_domain: as collected, else the clique a DRA ResourceSlice gives the GPU
+-- (raw_dra_allocations), else the node's nvidia.com/gpu.clique label (GPU feature
+-- discovery), else the node itself when the catalog puts its GPUs behind one NVSwitch
+-- (p4d, p5, ...), else null (no NVLink peers known).
 with
 
 nodes as (
@@ -18,6 +20,13 @@ nodes as (
 raw_devices as (
     select * from raw_gpu_devices
     where valid_from < $window_end and valid_to > $window_start
+),
+
+claimed_cliques as (
+    select cluster, gpu_uuid, max(nvlink_domain) as nvlink_domain
+    from raw_dra_allocations
+    where nvlink_domain is not null and gpu_uuid is not null
+    group by cluster, gpu_uuid
 ),
 
 seen as (
@@ -36,9 +45,11 @@ seen as (
         d.mig_instance_id,
         d.mig_profile,
         d.mem_total_bytes,
-        coalesce(d.nvlink_domain, case when n.nvswitch then d.cluster || '/' || d.node end) as nvlink_domain,
+        coalesce(d.nvlink_domain, c.nvlink_domain, n.labels['nvidia.com/gpu.clique'],
+                 case when n.nvswitch then d.cluster || '/' || d.node end) as nvlink_domain,
         coalesce(try_cast(regexp_extract(d.mig_profile, '^(\d+)g\.', 1) as integer), 1) as compute_slices
     from raw_devices as d
+    left join claimed_cliques as c on c.cluster = d.cluster and c.gpu_uuid = d.gpu_uuid
     join nodes as n
         on n.cluster = d.cluster and n.node = d.node
         and d.valid_from < n.valid_to and d.valid_to > n.valid_from
@@ -72,7 +83,8 @@ unseen as (
         null::integer as mig_instance_id,
         null::varchar as mig_profile,
         null::bigint as mem_total_bytes,
-        case when i.nvswitch then i.cluster || '/' || i.node end as nvlink_domain,
+        coalesce(i.labels['nvidia.com/gpu.clique'], case when i.nvswitch then i.cluster || '/' || i.node end)
+            as nvlink_domain,
         1 as compute_slices
     from node_gpu_indexes as i
     anti join seen_deduped as s

@@ -31,6 +31,7 @@ clipped as (
         coalesce(n.memory_bytes, c.memory_mib * 1048576) as memory_bytes,
         n.provider_id,
         coalesce(c.nvswitch, false) as nvswitch,
+        n.labels,
         nullif(regexp_extract(n.provider_id, '(i-[0-9a-zA-Z]+)$', 1), '') as instance_id
     from raw_nodes as n
     left join catalog as c using (instance_type)

@@ -4,11 +4,22 @@
 -- starts within a step holds the device for that step.
 -- job = the pod label $job_label when set, else the pod's top owner, else the pod;
 -- team = the pod label $team_label when set, else the namespace.
+-- devices: as collected, else the devices the pod's DRA ResourceClaims hold
+-- (raw_dra_allocations, any observation: a claim keeps its devices while its pod runs).
 with
 
+claimed as (
+    select cluster, namespace, pod, list(distinct device_id order by device_id) as devices
+    from raw_dra_allocations
+    where pod is not null and device_id is not null
+    group by cluster, namespace, pod
+),
+
 allocations as (
-    select * from raw_pod_allocations
-    where valid_from < $window_end and valid_to > $window_start
+    select a.* replace (coalesce(a.devices, c.devices) as devices)
+    from raw_pod_allocations as a
+    left join claimed as c using (cluster, namespace, pod)
+    where a.valid_from < $window_end and a.valid_to > $window_start
 ),
 
 devices as (
