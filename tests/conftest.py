@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
-from gpucost.settings import Settings
+from gpucost.settings import CostSplit, Settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -68,6 +72,38 @@ def insert_gpu_usage(con, columns: str, rows: list[tuple]) -> None:
                coalesce(device_id, gpu_uuid), gpu_model, mig_profile, null from _keyed""")
     con.execute("""insert or ignore into gpu_usage_pods
         select distinct pod_key, cluster, namespace, pod, job, team from _keyed where pod_key is not null""")
-    con.execute("""insert into gpu_usage_steps
+    con.execute("""insert into gpu_usage_steps (ts, device_key, pod_key, state, util_pct, mem_used_bytes,
+                                                mem_total_bytes, power_w, gpu_hours, cost_usd, price_source)
         select ts, device_key, pod_key, state, util_pct, mem_used_bytes, mem_total_bytes, power_w,
                coalesce(gpu_hours, 0), cost_usd, coalesce(price_source, 'test') from _keyed""")
+
+
+POD_SCHEMA = pa.schema([
+    ("cluster", pa.string()), ("namespace", pa.string()), ("pod", pa.string()), ("node", pa.string()),
+    ("valid_from", pa.timestamp("us")), ("valid_to", pa.timestamp("us")), ("gpu_request", pa.int32()),
+    ("mig_profile", pa.string()), ("devices", pa.list_(pa.string())), ("owner_kind", pa.string()),
+    ("owner_name", pa.string()), ("labels", pa.map_(pa.string(), pa.string())),
+    ("cpu_request_cores", pa.float64()), ("memory_request_bytes", pa.int64())])
+
+
+def pods_table(rows: list[dict]) -> pa.Table:
+    """raw_pod_allocations rows from dicts (keys left out are null; labels as (key, value) pairs)."""
+    return pa.Table.from_pylist([{f.name: r.get(f.name) for f in POD_SCHEMA} for r in rows], schema=POD_SCHEMA)
+
+
+@contextmanager
+def built_world(settings: Settings, tables: list[tuple[str, pa.Table]], day: datetime, days: int = 1,
+                step_seconds: int = 3600, gpu_share: float | None = 0.5):
+    """A warehouse holding ``tables`` as one load over [day, day + days), built; yields the
+    connection. Hourly steps and a fixed GPU share by default, as the hand-built worlds use."""
+    s = replace(settings, step_seconds=step_seconds)
+    if gpu_share is not None:
+        s = replace(s, cost=CostSplit(gpu_share=gpu_share))
+    from gpucost.build import build
+    from gpucost.ingest.loads import Window, load_tables
+    from gpucost.warehouse import open_warehouse
+
+    with open_warehouse(s, create=True) as con:
+        load_tables(con, "test", Window(day, day + timedelta(days=days)), tables)
+        build(con, s)
+        yield con

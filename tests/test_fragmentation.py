@@ -31,9 +31,9 @@ import pytest
 
 from gpucost.build import build
 from gpucost.ingest.catalog import catalog
-from gpucost.ingest.loads import Window, load_tables
+from gpucost.ingest.loads import Window
 from gpucost.settings import CostSplit
-from gpucost.warehouse import open_warehouse
+from conftest import built_world, pods_table
 
 DAY = datetime(2026, 11, 2)
 GIB = 2 ** 30
@@ -83,13 +83,7 @@ def world() -> list[tuple[str, pa.Table]]:
         pod("h1", "n6", [f"n6-{i}" for i in range(7)], 160),
     ]
     return [("raw_nodes", pa.Table.from_pylist(nodes)), ("raw_gpu_devices", pa.Table.from_pylist(devices)),
-            ("raw_dcgm_samples", pa.Table.from_pylist(samples)),
-            ("raw_pod_allocations", pa.Table.from_pylist(pods, schema=pa.schema([
-                ("cluster", pa.string()), ("namespace", pa.string()), ("pod", pa.string()), ("node", pa.string()),
-                ("valid_from", pa.timestamp("us")), ("valid_to", pa.timestamp("us")), ("gpu_request", pa.int32()),
-                ("mig_profile", pa.string()), ("devices", pa.list_(pa.string())), ("owner_kind", pa.string()),
-                ("owner_name", pa.string()), ("labels", pa.map_(pa.string(), pa.string())),
-                ("cpu_request_cores", pa.float64()), ("memory_request_bytes", pa.int64())])))]
+            ("raw_dcgm_samples", pa.Table.from_pylist(samples)), ("raw_pod_allocations", pods_table(pods))]
 
 
 @pytest.fixture
@@ -98,11 +92,8 @@ def world_settings(settings):
 
 
 @pytest.fixture
-def built(world_settings):
-    s = world_settings
-    with open_warehouse(s, create=True) as con:
-        load_tables(con, "test", Window(DAY, DAY + timedelta(days=1)), world())
-        build(con, s)
+def built(settings):
+    with built_world(settings, world(), DAY) as con:
         yield con
 
 

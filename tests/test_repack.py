@@ -27,10 +27,7 @@ from gpucost.analytics.placement.observed import PoolSnapshot, repack
 from gpucost.analytics.recommend import runner
 from gpucost.analytics.recommend.model import Window as RecWindow
 from gpucost.analytics.recommend.rules import repack as rule
-from gpucost.build import build
-from gpucost.ingest.loads import Window, load_tables
-from gpucost.settings import CostSplit
-from gpucost.warehouse import open_warehouse
+from conftest import built_world, pods_table
 
 DAY = datetime(2026, 11, 2)
 GPU_COST_PER_NODE_HOUR = 5.672 * 0.5
@@ -93,15 +90,12 @@ def pool_world() -> list[tuple[str, pa.Table]]:
                 ("valid_to", pa.timestamp("us")), ("instance_type", pa.string()), ("capacity_type", pa.string()),
                 ("gpu_count", pa.int32()), ("labels", pa.map_(pa.string(), pa.string()))]))),
             ("raw_gpu_devices", pa.Table.from_pylist(devices)), ("raw_dcgm_samples", pa.Table.from_pylist(samples)),
-            ("raw_pod_allocations", pa.Table.from_pylist(pods))]
+            ("raw_pod_allocations", pods_table(pods))]
 
 
 @pytest.fixture
 def pool(settings):
-    s = replace(settings, step_seconds=3600, cost=CostSplit(gpu_share=0.5))
-    with open_warehouse(s, create=True) as con:
-        load_tables(con, "test", Window(DAY, DAY + timedelta(days=1)), pool_world())
-        build(con, s)
+    with built_world(settings, pool_world(), DAY) as con:
         yield con
 
 

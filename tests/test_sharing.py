@@ -13,17 +13,13 @@ Per job: 9 GPU-hours, $4.527. Total 24 GPU-hours = $12.072 = the node's GPU cost
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pyarrow as pa
 import pytest
 
-from gpucost.build import build
 from gpucost.ingest.catalog import catalog
-from gpucost.ingest.loads import Window, load_tables
-from gpucost.settings import CostSplit
-from gpucost.warehouse import open_warehouse
+from conftest import built_world, pods_table
 
 DAY = datetime(2026, 11, 2)
 PER_GPU_HOUR = catalog()["g5.xlarge"].usd_per_hour * 0.5
@@ -35,21 +31,18 @@ def h(hours: int) -> datetime:
 
 @pytest.fixture
 def built(settings):
-    s = replace(settings, step_seconds=3600, cost=CostSplit(gpu_share=0.5))
     node = dict(cluster="c", node="n", valid_from=h(0), valid_to=h(24))
     tables = [
         ("raw_nodes", pa.Table.from_pylist([node | dict(instance_type="g5.xlarge", gpu_count=1)])),
         ("raw_gpu_devices", pa.Table.from_pylist([node | dict(device_id="G", gpu_index=0, gpu_uuid="G")])),
         ("raw_dcgm_samples", pa.Table.from_pylist([dict(ts=h(i), cluster="c", node="n", gpu_uuid="G",
                                                         gpu_util=50.0) for i in range(24)])),
-        ("raw_pod_allocations", pa.Table.from_pylist([
+        ("raw_pod_allocations", pods_table([
             dict(cluster="c", namespace="ml", pod=p, node="n", valid_from=h(a), valid_to=h(b), gpu_request=1,
                  devices=["G"], owner_kind="Job", owner_name=j)
             for p, j, a, b in (("p1", "j1", 0, 12), ("p2", "j2", 6, 18))])),
     ]
-    with open_warehouse(s, create=True) as con:
-        load_tables(con, "test", Window(h(0), h(24)), tables)
-        build(con, s)
+    with built_world(settings, tables, DAY) as con:
         yield con
 
 

@@ -11,19 +11,17 @@ Model (60 s steps, one g5.xlarge GPU, GPU_UTIL 50):
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pyarrow as pa
 import pytest
 
-from gpucost.build import build
-from gpucost.ingest.loads import Window, load_tables
+from gpucost.ingest.loads import Window
 from gpucost.ingest.prometheus.dcgm import dcgm_window
 from gpucost.ingest.prometheus.matrix import parse_matrix
 from gpucost.ingest.prometheus.queries import FIELDS_BY_NAME, dcgm_query
 from gpucost.ingest.prometheus.windows import Grid
-from gpucost.warehouse import open_warehouse
+from conftest import built_world
 from test_prometheus_units import BASE, body
 
 DAY = datetime(2026, 11, 2)
@@ -43,17 +41,14 @@ def test_violation_counters_are_collected_as_increases():
 
 
 def test_throttled_share_of_the_step(settings):
-    s = replace(settings, step_seconds=60)
     node = dict(cluster="c", node="n", valid_from=DAY, valid_to=DAY + timedelta(days=1))
     samples = [dict(ts=DAY + timedelta(minutes=m), cluster="c", node="n", gpu_uuid="G", gpu_util=50.0,
                     power_violation_us=p, thermal_violation_us=th)
                for m, p, th in ((0, 30e6, 45e6), (1, 90e6, None), (2, None, None))]
-    with open_warehouse(s, create=True) as con:
-        load_tables(con, "t", Window(DAY, DAY + timedelta(days=1)), [
-            ("raw_nodes", pa.Table.from_pylist([node | dict(instance_type="g5.xlarge", gpu_count=1)])),
-            ("raw_gpu_devices", pa.Table.from_pylist([node | dict(device_id="G", gpu_index=0, gpu_uuid="G")])),
-            ("raw_dcgm_samples", pa.Table.from_pylist(samples))])
-        build(con, s)
+    tables = [("raw_nodes", pa.Table.from_pylist([node | dict(instance_type="g5.xlarge", gpu_count=1)])),
+              ("raw_gpu_devices", pa.Table.from_pylist([node | dict(device_id="G", gpu_index=0, gpu_uuid="G")])),
+              ("raw_dcgm_samples", pa.Table.from_pylist(samples))]
+    with built_world(settings, tables, DAY, step_seconds=60, gpu_share=None) as con:
         got = con.execute("select throttled_pct from gpu_usage where ts < $t order by ts",
                           {"t": DAY + timedelta(minutes=3)}).fetchall()
     assert got == [(pytest.approx(75.0),), (100.0,), (None,)]

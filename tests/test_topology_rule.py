@@ -13,7 +13,6 @@ ddp's cost: 8 GPUs x 24 h x (p4d price x 0.5 / 8); saving at 10 % slowdown = 0.1
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pyarrow as pa
@@ -23,11 +22,8 @@ import yaml
 from gpucost.analytics.recommend import runner
 from gpucost.analytics.recommend.model import Window as RecWindow
 from gpucost.analytics.recommend.rules import topology
-from gpucost.build import build
 from gpucost.ingest.catalog import catalog
-from gpucost.ingest.loads import Window, load_tables
-from gpucost.settings import CostSplit
-from gpucost.warehouse import open_warehouse
+from conftest import built_world, pods_table
 
 DAY = datetime(2026, 11, 2)
 NODES = {"n1": "p4d.24xlarge", "n2": "p4d.24xlarge", "n3": "p4d.24xlarge", "g1": "g5.12xlarge", "g2": "g5.12xlarge"}
@@ -54,19 +50,12 @@ def world() -> list[tuple[str, pa.Table]]:
                          owner_name=job, labels=[("training.kubeflow.org/job-name", job)]))
     return [("raw_nodes", pa.Table.from_pylist(nodes)), ("raw_gpu_devices", pa.Table.from_pylist(devices)),
             ("raw_dcgm_samples", pa.Table.from_pylist(samples)),
-            ("raw_pod_allocations", pa.Table.from_pylist(pods, schema=pa.schema([
-                ("cluster", pa.string()), ("namespace", pa.string()), ("pod", pa.string()), ("node", pa.string()),
-                ("valid_from", pa.timestamp("us")), ("valid_to", pa.timestamp("us")), ("gpu_request", pa.int32()),
-                ("devices", pa.list_(pa.string())), ("owner_kind", pa.string()), ("owner_name", pa.string()),
-                ("labels", pa.map_(pa.string(), pa.string()))])))]
+            ("raw_pod_allocations", pods_table(pods))]
 
 
 @pytest.fixture
 def built(settings):
-    s = replace(settings, step_seconds=3600, cost=CostSplit(gpu_share=0.5))
-    with open_warehouse(s, create=True) as con:
-        load_tables(con, "test", Window(DAY, DAY + timedelta(days=1)), world())
-        build(con, s)
+    with built_world(settings, world(), DAY) as con:
         yield con
 
 

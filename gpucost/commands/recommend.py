@@ -43,8 +43,8 @@ def register(sub) -> None:
     parser.add_argument("--min-savings", type=_money, default=0.0, metavar="USD",
                         help="export only recommendations saving at least this per month")
     parser.add_argument("--kind", action="append", type=_kind, metavar="K",
-                        help="export only this kind (repeatable): idle-reclaim, right-size-count, share, "
-                             "smaller-gpu, spot, commit")
+                        help="export only this kind (repeatable), e.g. idle-reclaim, spot, repack; "
+                             "docs/recommendations.md lists them")
     parser.add_argument("--start", type=timestamp, help="window start (default: 14 days before the end)")
     parser.add_argument("--end", type=timestamp, help="window end (default: the end of the built data)")
     parser.set_defaults(usage_error=parser.error)
