@@ -1,4 +1,5 @@
-"""Recommendations end to end on a simulated fleet (64 GPUs, 3 days, seed 1) via the CLI.
+"""Recommendations end to end on a simulated fleet (128 GPUs, 3 days, seed 1: big enough for a
+2 x 4-GPU training job split over two NVLink domains) via the CLI.
 
 Invariants: every rule finds something with a positive saving; no GPU-hour's cost is saved
 twice (per job, savings in the window <= the job's cost; in total <= the fleet's GPU cost;
@@ -24,7 +25,7 @@ from gpucost.ingest.simulate import SimConfig, simulate_to_warehouse
 from gpucost.settings import Settings
 from gpucost.warehouse import open_warehouse, snapshot_path
 
-CONFIG = SimConfig(gpus=64, days=3, seed=1)
+CONFIG = SimConfig(gpus=128, days=3, seed=1)
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +52,8 @@ def test_every_kind_appears_with_a_positive_saving(exported):
     by_kind = defaultdict(list)
     for r in recs:
         by_kind[r["kind"]].append(r["monthly_savings_usd"])
-    six = {"idle-reclaim", "right-size-count", "share", "smaller-gpu", "spot", "commit"}
-    assert six <= set(kinds()) and six <= set(by_kind)  # later rules (repack, topology) may add kinds
+    every = {"idle-reclaim", "right-size-count", "share", "smaller-gpu", "spot", "topology", "repack", "commit"}
+    assert set(kinds()) == every and set(by_kind) == every
     for kind, savings in by_kind.items():
         assert min(savings) > 0, kind
     print({k: (len(v), round(sum(v), 2)) for k, v in by_kind.items()}, round(sum(r["monthly_savings_usd"] for r in recs), 2))
@@ -112,7 +113,11 @@ def test_yaml_export_is_valid_kubernetes(demo, tmp_path):
                 assert c["name"] and c["resources"]["limits"]
     assert {"ResourceClaimTemplate", "Deployment", "Job"} <= kinds_seen
     text = out.read_text()
-    assert "nvidia.com/mig-" in text and "karpenter.sh/capacity-type" in text
+    assert "karpenter.sh/capacity-type" in text and "kind: NodePool" in text
+    with open_warehouse(demo, read_only=True) as con:
+        mig = con.execute("select count(*) from recommendations where kind = 'share' "
+                          "and json_extract_string(evidence, '$.method') = 'mig'").fetchone()[0]
+    assert ("nvidia.com/mig-" in text) == (mig > 0)          # MIG patches exactly when MIG is proposed
     assert "eks.amazonaws.com/capacityType" in text and "node.kubernetes.io/instance-type" in text
 
 
