@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 import pyarrow as pa
 import pytest
+import yaml
 
 from gpucost.analytics.recommend import data_window, recommend
 from gpucost.analytics.recommend.rules import commit, idle_reclaim, right_size_count, share, smaller_gpu, spot
@@ -194,6 +195,12 @@ def test_share(world_con):
     assert got == {"ds/Notebook/nb-small": (41.142857, 1234.285714, 20.571429, "high"),
                    "web/Deployment/tiny": (16.0, 480.0, 16.0, "low")}
     assert records(world_con, "share", share.Params(max_util_p95_pct=15)).keys() == {"ds/Notebook/nb-small"}
+    (mig,) = [r for r in recommend(world_con, data_window(world_con), only=["share"]) if r.target.startswith("ds/")]
+    docs = list(yaml.safe_load_all(mig.patch))
+    limits = docs[0]["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert limits == {"nvidia.com/gpu": None, "nvidia.com/mig-1g.10gb": 1}
+    (request,) = docs[1]["spec"]["spec"]["devices"]["requests"]
+    assert docs[1]["kind"] == "ResourceClaimTemplate" and request["exactly"]["deviceClassName"] == "mig.nvidia.com"
 
 
 # ---- smaller-gpu ------------------------------------------------------------------------------------
