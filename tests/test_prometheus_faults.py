@@ -28,7 +28,6 @@ from gpucost.commands import collect_prometheus as cli_module
 from gpucost.errors import GpucostError
 from gpucost.ingest.prometheus import CollectOptions, Connection, PromClient, collect_prometheus
 from gpucost.ingest.prometheus.local import LocalPrometheus, backfill, binaries, replay_openmetrics
-from gpucost.ingest.prometheus.queries import STORED_FIELDS
 from gpucost.warehouse import migrate
 
 pytestmark = pytest.mark.skipif(binaries() is None, reason="needs /usr/bin/prometheus and promtool "
@@ -265,8 +264,10 @@ def test_killed_in_the_second_window_keeps_the_first(tmp_path):
     try:
         con = warehouse(tmp_path / "w.duckdb")
         opts = CollectOptions(start=T0, end=T0 + timedelta(hours=25), step_s=60, cluster="f", parallel=1)
-        per_window = len(STORED_FIELDS) + 9 + 3  # DCGM fields, KSM per step, KSM per window
-        proxy.on_request = lambda n: p.kill() if n == 1 + per_window + 3 else None
+        # the simulator's 8 DCGM fields (only fields present are queried), KSM per step, KSM per window
+        per_window = 8 + 9 + 3
+        # buildinfo, metric names, the first window, then 3 requests into the second
+        proxy.on_request = lambda n: p.kill() if n == 2 + per_window + 3 else None
         with PromClient(Connection(proxy.url, retries=0)) as client, pytest.raises(GpucostError) as err:
             collect_prometheus(con, client, opts)
         assert "1 of 2 windows committed up to 2026-03-03 00:00; re-running resumes there" in str(err.value)

@@ -113,6 +113,9 @@ def test_values_come_through_unchanged(collected):
              T0 + timedelta(minutes=10)) == [(67.351,)]
     assert q(con, "select distinct gpu_util, gr_engine_active, tensor_active, fb_used_mib, fb_free_mib "
                   "from raw_dcgm_samples where gpu_model = 'Tesla T4'") == [(91.0, 0.156205, 0.005822, 5120.0, 9791.0)]
+    # schema v6 fields come through too: the H100's temperature, per capture
+    assert q(con, "select distinct gpu_temp_c from raw_dcgm_samples where gpu_uuid = ? and ts < ?", h100,
+             T0 + timedelta(minutes=10)) == [(26.0,)]
     # the H100 captures have no FB or PROF fields: missing stays missing
     assert q(con, "select count(fb_used_mib), count(gr_engine_active) from raw_dcgm_samples "
                   "where gpu_model like '%H100%'") == [(0, 0)]

@@ -172,6 +172,19 @@ class PromClient:
             params["time"] = f"{at_s:.3f}"
         return parse_vector(self.get("/api/v1/query", params, what), what)
 
+    def metric_names(self, match: str, start_s: float, end_s: float) -> set[str] | None:
+        """Metric names of the series matching ``match`` in [start, end]
+        (/api/v1/label/__name__/values); None when the server cannot answer that."""
+        params = {"match[]": match, "start": f"{start_s:.3f}", "end": f"{end_s:.3f}"}
+        try:
+            data = parse_response(self.get("/api/v1/label/__name__/values", params, "metric names"),
+                                  "metric names", list)
+        except GpucostError as exc:
+            if any(f"HTTP {code}" in str(exc) for code in (400, 404, 405, 422)):
+                return None
+            raise
+        return {str(name) for name in data}
+
     def buildinfo(self) -> dict | None:
         """/api/v1/status/buildinfo data, or None when the server does not offer it."""
         try:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
@@ -27,8 +27,8 @@ from gpucost.ingest.prometheus.client import PromClient
 from gpucost.ingest.prometheus.dcgm import dcgm_window
 from gpucost.ingest.prometheus.kube import claim_pods, kube_window
 from gpucost.ingest.prometheus.matrix import Matrix
-from gpucost.ingest.prometheus.queries import (FIELDS_BY_NAME, KSM_STEP_QUERIES, KSM_WINDOW_QUERIES, STORED_FIELDS,
-                                               dcgm_query, duration, render)
+from gpucost.ingest.prometheus.queries import (DCGM_NAMES_MATCH, FIELDS_BY_NAME, KSM_STEP_QUERIES,
+                                               KSM_WINDOW_QUERIES, STORED_FIELDS, dcgm_query, duration, render)
 from gpucost.ingest.prometheus.windows import PROMETHEUS_MAX_POINTS, Grid, plan_windows, to_ms
 
 SOURCE_PREFIX = "prometheus:"
@@ -38,7 +38,8 @@ SOURCE_PREFIX = "prometheus:"
 class CollectOptions:
     """What to collect. start/end: naive UTC (None: watermark / now - lag). step_s must
     divide a day. selector: PromQL matchers added to every query (e.g. 'cluster="prod"').
-    fields: DCGM fields to query (default: the 8 stored ones)."""
+    fields: DCGM fields to query (default: the stored ones; only those the exporter has in the
+    range are queried, when the server can list metric names)."""
 
     start: datetime | None = None
     end: datetime | None = None
@@ -145,6 +146,12 @@ def collect_prometheus(con: duckdb.DuckDBPyConnection, client: PromClient, opts:
     step_ms = opts.step_s * 1000
     # Prometheus 3 range selectors are left-open, 2.x closed: both select exactly one step
     range_ms = step_ms if (major or 2) >= 3 else step_ms - 1
+    # only the DCGM fields the exporter has in the range: each absent one would cost an empty
+    # range query per window and chunk
+    present = client.metric_names(render(DCGM_NAMES_MATCH, opts.selector), windows[0].start.replace(
+        tzinfo=timezone.utc).timestamp(), windows[-1].end.replace(tzinfo=timezone.utc).timestamp())
+    if present is not None:
+        opts = replace(opts, fields=tuple(f for f in opts.fields if f in present))
     plans = [_tasks(w, win, opts, range_ms) for w, win in enumerate(windows)]
     summary = CollectSummary(source, windows[0].start, windows[-1].end, opts.step_s, windows=len(windows))
     state = Progress(len(windows), sum(len(p) for p in plans))

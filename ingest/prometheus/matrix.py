@@ -98,8 +98,9 @@ def _error(what: str, message: str) -> GpucostError:
     return GpucostError(f"{what}: {message}")
 
 
-def parse_response(body: bytes, what: str) -> dict:
-    """The `data` of a successful API response; a clear error for anything else."""
+def parse_response(body: bytes, what: str, data_type: type = dict):
+    """The `data` of a successful API response (an object, or a list for the label APIs); a
+    clear error for anything else."""
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -110,9 +111,9 @@ def parse_response(body: bytes, what: str) -> dict:
     if doc["status"] != "success":
         raise _error(what, f"Prometheus answered {doc.get('errorType', 'error')}: {doc.get('error', '?')}")
     data = doc.get("data")
-    if not isinstance(data, dict):
-        raise _error(what, "response has no 'data' object")
-    if doc.get("warnings"):
+    if not isinstance(data, data_type):
+        raise _error(what, f"response has no 'data' {'object' if data_type is dict else 'list'}")
+    if data_type is dict and doc.get("warnings"):
         data["_warnings"] = [str(w) for w in doc["warnings"]]
     return data
 

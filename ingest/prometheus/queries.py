@@ -137,6 +137,10 @@ KSM_WINDOW_QUERIES = {
     "namespace_labels": KSM_NAMESPACE_LABELS,
 }
 
+# -- discovery ------------------------------------------------------------------------------
+# Series selector for /api/v1/label/__name__/values: which DCGM fields the exporter has.
+DCGM_NAMES_MATCH = '{{__name__=~"DCGM_FI_.+"{and_sel}}}'
+
 # -- doctor (instant queries) ----------------------------------------------------------------
 DOCTOR_DCGM_FIELDS = 'count by (__name__) (last_over_time({{__name__=~"DCGM_FI_.+"{and_sel}}}[{range}]))'
 DOCTOR_DCGM_SERIES = "last_over_time({metric}{sel}[{range}])"
