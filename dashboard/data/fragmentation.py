@@ -1,5 +1,5 @@
-"""Fragmentation page data, from the public ``fragmentation`` table (one row per GPU node
-per step; see sql/models/fragmentation.sql for the definitions).
+"""Fragmentation page data, from ``fragmentation_hourly`` (the hourly rollup of the public
+``fragmentation`` table; see sql/models/fragmentation.sql for the definitions).
 
 GPU counts are means over the window's steps of the fleet's sum (GPU-hours / hours), so
 they compare with the GPU counts of the other pages. ``frag_gpus`` is the FGD measure
@@ -19,44 +19,46 @@ from gpucost.dashboard.data.common import Window, bind, bucket_hours_for, resolv
 from gpucost.dashboard.filters import Filters
 
 WHERE = """
-    ts >= $start and ts < $end
+    hour >= $start and hour < $end
     and (len($clusters::varchar[]) = 0 or list_contains($clusters::varchar[], cluster))
     and (len($gpu_models::varchar[]) = 0 or list_contains($gpu_models::varchar[], gpu_model))
 """
 
-PER_STEP = f"""
+# per hour: fleet sums over the nodes, and the hour's steps (the clock: the most any cluster had)
+PER_HOUR = f"""
 select
-    ts,
-    sum(gpu_count)                 as gpus,
-    sum(free_gpus)                 as free_gpus,
-    sum(stranded_gpus)             as stranded_gpus,
-    sum(frag_gpu_milli) / 1000     as frag_gpus,
-    sum(free_cost_usd)             as free_cost_usd,
-    sum(stranded_cost_usd)         as stranded_cost_usd
-from fragmentation
+    hour,
+    max(hour_steps)                      as steps,
+    sum(gpu_count * steps)               as gpu_steps,
+    sum(free_gpus)                       as free_gpus,
+    sum(stranded_gpus)                   as stranded_gpus,
+    sum(frag_gpu_milli) / 1000           as frag_gpus,
+    sum(free_cost_usd)                   as free_cost_usd,
+    sum(stranded_cost_usd)               as stranded_cost_usd
+from fragmentation_hourly
 where {WHERE}
-group by ts
+group by hour
 """
 
 TOTALS_SQL = f"""
 select
-    count(*)                       as steps,
-    avg(gpus)                      as gpus,
-    avg(free_gpus)                 as free_gpus,
-    avg(stranded_gpus)             as stranded_gpus,
-    avg(frag_gpus)                 as frag_gpus,
-    sum(free_cost_usd)             as free_cost_usd,
-    sum(stranded_cost_usd)         as stranded_cost_usd
-from ({PER_STEP})
+    coalesce(sum(steps), 0)              as steps,
+    sum(gpu_steps) / sum(steps)          as gpus,
+    sum(free_gpus) / sum(steps)          as free_gpus,
+    sum(stranded_gpus) / sum(steps)      as stranded_gpus,
+    sum(frag_gpus) / sum(steps)          as frag_gpus,
+    sum(free_cost_usd)                   as free_cost_usd,
+    sum(stranded_cost_usd)               as stranded_cost_usd
+from ({PER_HOUR})
 """
 
 SERIES_SQL = f"""
 select
-    time_bucket(to_hours($bucket_hours::integer), ts, $start::timestamp) as bucket_start,
-    avg(free_gpus)                 as free_gpus,
-    avg(stranded_gpus)             as stranded_gpus,
-    avg(frag_gpus)                 as frag_gpus
-from ({PER_STEP})
+    time_bucket(to_hours($bucket_hours::integer), hour, $start::timestamp) as bucket_start,
+    sum(free_gpus) / sum(steps)          as free_gpus,
+    sum(stranded_gpus) / sum(steps)      as stranded_gpus,
+    sum(frag_gpus) / sum(steps)          as frag_gpus
+from ({PER_HOUR})
 group by bucket_start
 order by bucket_start
 """
@@ -71,15 +73,15 @@ select
     any_value(capacity_type)                         as capacity_type,
     any_value(gpu_model)                             as gpu_model,
     max(gpu_count)                                   as gpu_count,
-    avg(free_gpus)                                   as free_gpus,
-    avg(stranded_gpus)                               as stranded_gpus,
-    avg(frag_gpu_milli) / 1000                       as frag_gpus,
-    avg(largest_free_block)                          as largest_free_block,
-    avg(nvlink_free_block)                           as nvlink_free_block,
+    sum(free_gpus) / sum(steps)                      as free_gpus,
+    sum(stranded_gpus) / sum(steps)                  as stranded_gpus,
+    sum(frag_gpu_milli) / sum(steps) / 1000          as frag_gpus,
+    sum(largest_free_block) / sum(steps)             as largest_free_block,
+    sum(nvlink_free_block) / sum(steps)              as nvlink_free_block,
     mode(stranded_reason)                            as stranded_reason,
     sum(free_cost_usd)                               as free_cost_usd,
     sum(stranded_cost_usd)                           as stranded_cost_usd
-from fragmentation
+from fragmentation_hourly
 where {WHERE}
 group by cluster, node
 having sum(free_gpus) > 0
@@ -91,7 +93,7 @@ limit $limit
 @dataclass(frozen=True)
 class FragmentationView:
     window: Window
-    totals: pd.Series          # steps, gpus, free_gpus, stranded_gpus, frag_gpus, *_cost_usd
+    totals: pd.Series          # steps, gpus, free_gpus, stranded_gpus, frag_gpus (means), *_cost_usd
     series: pd.DataFrame       # bucket_start, free_gpus, stranded_gpus, frag_gpus
     bucket_hours: int
     nodes: pd.DataFrame        # NODES_SQL columns
