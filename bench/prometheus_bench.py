@@ -31,6 +31,15 @@ Measured 2026-11-28 on the 2-CPU dev machine, shared with other jobs (load avera
     gpucost vs client:     3.1x faster (target >= 5x)      CPU: 4.0x less
     gpucost vs floor:      1.52x the floor (target <= 1.5x) CPU: 1.3x
 
+Again at 21:40 on the quiet machine (load average 1.2), after the collector learned to ask for
+the DCGM fields that exist (schema v6 stores 20) and CPU/memory requests were added:
+
+    client           9.67       266,925    9.63   9.67 10.97 9.55
+    floor            1.64     1,571,684    1.56   1.44 2.18 1.64
+    floor-nogc       0.60     4,324,469    0.44   0.61 0.60 0.58
+    gpucost          2.98       865,431    3.11   3.10 2.98 2.73
+    gpucost vs client: 3.2x faster; vs floor: 1.82x; vs floor-nogc: 5.0x
+
 Where gpucost's time goes (sequential, same data): HTTP 0.8 s, parse 1.2 s, pivot to rows
 0.3-0.5 s, DuckDB insert + commit of 645k rows 1.2-1.6 s and the checkpoint when the
 warehouse closes 0.5-0.7 s. The DuckDB part alone is as long as the whole floor.
