@@ -20,7 +20,7 @@ weighted) is in the evidence, as it is a kube-scheduler configuration file.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import duckdb
@@ -34,6 +34,7 @@ from gpucost.ingest.catalog import catalog
 
 KIND = "repack"
 PRECEDENCE = 60
+MIB = 1048576
 
 NODES_SQL = """
 with snaps as (
@@ -101,6 +102,8 @@ class Params:
 
 @dataclass
 class _Pool:
+    """What the snapshots of one pool add up to."""
+
     saving_usd: float = 0.0
     gpu_hours: float = 0.0
     node_hours: float = 0.0
@@ -108,29 +111,41 @@ class _Pool:
     snapshots: int = 0
     failed: int = 0
     nodes_seen: float = 0.0
-    drained_count: dict | None = None
-    nodepools: set | None = None
+    drained_count: dict[str, int] = field(default_factory=dict)
+    nodepools: set[str] = field(default_factory=set)
 
 
-def _snapshot(nodes: list[tuple], pods: list[tuple]) -> PoolSnapshot:
-    index = {r[2]: i for i, r in enumerate(nodes)}
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> list[dict]:
+    cursor = con.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, r)) for r in cursor.fetchall()]
+
+
+def _snapshot(nodes: list[dict], pods: list[dict]) -> PoolSnapshot:
+    """The pool at one instant: capacity from raw_nodes, else the catalog."""
+    index = {n["node"]: i for i, n in enumerate(nodes)}
     cat = catalog()
 
-    def cpu(r):
-        return r[6] if r[6] is not None else (cat[r[3]].vcpu if r[3] in cat else 0)
+    def cpu(n: dict) -> float:
+        if n["cpu_cores"] is not None:
+            return n["cpu_cores"]
+        return cat[n["instance_type"]].vcpu if n["instance_type"] in cat else 0
 
-    def mem(r):
-        return r[7] if r[7] is not None else (cat[r[3]].memory_mib * 1048576 if r[3] in cat else 0)
+    def mem(n: dict) -> int:
+        if n["memory_bytes"] is not None:
+            return n["memory_bytes"]
+        return cat[n["instance_type"]].memory_mib * MIB if n["instance_type"] in cat else 0
 
-    inventory = NodeInventory(name=[r[2] for r in nodes], cpu_milli=[int(cpu(r) * 1000) for r in nodes],
-                              memory_mib=[int(mem(r) // 1048576) for r in nodes],
-                              gpu_count=[r[5] for r in nodes], gpu_model=[r[9] or "" for r in nodes])
-    workload = Workload(name=[p[4] for p in pods], cpu_milli=[int(p[6] * 1000) for p in pods],
-                        memory_mib=[int(p[7] // 1048576) for p in pods], num_gpu=[p[5] for p in pods],
-                        gpu_milli=[MILLI] * len(pods))
-    return PoolSnapshot(inventory, np.array([r[10] for r in nodes], dtype=float),
-                        np.array([r[4] == "spot" for r in nodes]), workload,
-                        np.array([index.get(p[2], -1) for p in pods], dtype=np.int64))
+    inventory = NodeInventory(name=[n["node"] for n in nodes], cpu_milli=[int(cpu(n) * 1000) for n in nodes],
+                              memory_mib=[int(mem(n) // MIB) for n in nodes],
+                              gpu_count=[n["gpu_count"] for n in nodes],
+                              gpu_model=[n["gpu_model"] or "" for n in nodes])
+    workload = Workload(name=[p["pod"] for p in pods], cpu_milli=[int(p["cpu_cores"] * 1000) for p in pods],
+                        memory_mib=[int(p["memory_bytes"] // MIB) for p in pods],
+                        num_gpu=[p["gpus"] for p in pods], gpu_milli=[MILLI] * len(pods))
+    return PoolSnapshot(inventory, np.array([n["usd_per_hour"] for n in nodes], dtype=float),
+                        np.array([n["capacity_type"] == "spot" for n in nodes]), workload,
+                        np.array([index.get(p["node"], -1) for p in pods], dtype=np.int64))
 
 
 # kube-scheduler's scoring that packs (a scheduler configuration file, not an API object, so
@@ -157,23 +172,22 @@ def find(con: duckdb.DuckDBPyConnection, window: Window, params: Params) -> list
         t += timedelta(hours=every)
     if not times:
         return []
-    node_rows = con.execute(NODES_SQL, {"times": times}).fetchall()
-    pod_rows = con.execute(PODS_SQL, {"times": times}).fetchall()
-    pods_at: dict[tuple, list[tuple]] = {}
-    for p in pod_rows:
-        pods_at.setdefault((p[0], p[1], p[2]), []).append(p)
+    pods_at: dict[tuple, list[dict]] = {}
+    for p in _rows(con, PODS_SQL, {"times": times}):
+        if p["gpus"]:
+            pods_at.setdefault((p["t"], p["cluster"], p["node"]), []).append(p)
     by_pool: dict[tuple, dict] = {}
-    for r in node_rows:
-        by_pool.setdefault((r[1], r[9]), {}).setdefault(r[0], []).append(r)
+    for n in _rows(con, NODES_SQL, {"times": times}):
+        by_pool.setdefault((n["cluster"], n["gpu_model"]), {}).setdefault(n["t"], []).append(n)
 
     pools: dict[tuple, _Pool] = {}
     for key, snaps in sorted(by_pool.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
-        acc = pools.setdefault(key, _Pool(drained_count={}, nodepools=set()))
+        acc = pools.setdefault(key, _Pool())
         for t, nodes in sorted(snaps.items()):
             hours = min(every, (window.end - t).total_seconds() / 3600)
-            pods = [p for n in nodes for p in pods_at.get((t, n[1], n[2]), []) if p[5] and p[5] > 0]
+            pods = [p for n in nodes for p in pods_at.get((t, n["cluster"], n["node"]), [])]
             snap = _snapshot(nodes, pods)
-            used = int(sum(p[5] for p in pods))
+            used = int(sum(p["gpus"] for p in pods))
             result = repack(snap, params.policy, headroom_gpus=math.ceil(params.headroom_pct / 100 * used))
             acc.snapshots += 1
             acc.nodes_seen += len(nodes)
@@ -186,7 +200,7 @@ def find(con: duckdb.DuckDBPyConnection, window: Window, params: Params) -> list
             acc.empty_node_hours += len(result.already_empty) * hours
             for name in result.drained:
                 acc.drained_count[name] = acc.drained_count.get(name, 0) + 1
-            acc.nodepools |= {n[8] for n in nodes if n[2] in result.drained and n[8]}
+            acc.nodepools |= {n["nodepool"] for n in nodes if n["node"] in result.drained and n["nodepool"]}
 
     unallocated: dict[tuple, dict[int, tuple[float, float]]] = {}
     for cluster, model, device, usd, gpu_hours in con.execute(
