@@ -21,11 +21,11 @@ from gpucost.settings import Settings
 
 
 def duration_seconds(text: str) -> int:
-    """'60', '60s', '5m', '1h' -> whole seconds."""
-    m = re.fullmatch(r"(\d+)\s*(s|m|h)?", text.strip())
+    """'60', '60s', '5m', '1h', '7d' -> whole seconds (positive)."""
+    m = re.fullmatch(r"(\d+)\s*(s|m|h|d)?", text.strip())
     if not m:
-        raise argparse.ArgumentTypeError(f"not a duration like 60s, 5m or 1h: {text!r}")
-    value = int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
+        raise argparse.ArgumentTypeError(f"not a duration like 60s, 5m, 1h or 7d: {text!r}")
+    value = int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}[m.group(2)]
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
     return value

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import signal
 import threading
 import time
@@ -41,16 +40,9 @@ from typing import Callable
 
 from gpucost.commands.args import add_command, positive_int
 from gpucost.commands.collect_prometheus import add_connection_options, connection_from_args
+from gpucost.commands.collect_prometheus import duration_seconds as duration
 from gpucost.errors import GpucostError
 from gpucost.settings import Settings
-
-
-def duration(text: str) -> int:
-    """'90', '90s', '5m', '6h', '7d' -> whole seconds (positive)."""
-    m = re.fullmatch(r"(\d+)\s*(s|m|h|d)?", text.strip())
-    if not m or int(m.group(1)) <= 0:
-        raise argparse.ArgumentTypeError(f"not a positive duration like 90s, 5m, 6h or 7d: {text!r}")
-    return int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}[m.group(2)]
 
 
 def register(sub) -> None:
