@@ -245,7 +245,7 @@ def dcgm_window(fields: dict[str, Matrix], grid: Grid, cluster: str,
 
     ts = np.int64(grid.start_ms) * 1000 + step * np.int64(grid.step_ms) * 1000
     table = {
-        "ts": pa.array(ts, TS),
+        "ts": pa.array(ts, pa.int64()).view(TS),     # zero-copy: pa.array(ts, TS) converts per value
         "cluster": pa.DictionaryArray.from_arrays(pa.array(np.zeros(len(ts), np.int32)), pa.array([cluster])),
         "node": _dict_column(ident, [i.node for i in idents]),
         "gpu_index": _int_column(ident, [i.gpu_index for i in idents]),
@@ -264,16 +264,15 @@ def dcgm_window(fields: dict[str, Matrix], grid: Grid, cluster: str,
 
     # observations: rows are ordered by device, then step
     bounds = np.searchsorted(dev, np.arange(len(dev_ids) + 1))
-    mem = values["fb_used_mib"] + values["fb_free_mib"] if {"fb_used_mib", "fb_free_mib"} <= values.keys() else None
-    for d in range(len(dev_ids)):
+    mem_max = np.full(len(dev_ids), np.nan)         # per device: the largest FB_USED + FB_FREE
+    if {"fb_used_mib", "fb_free_mib"} <= values.keys():
+        starts = bounds[:-1]
+        filled = bounds[1:] > starts
+        if filled.any():
+            mem_max[filled] = np.fmax.reduceat(values["fb_used_mib"] + values["fb_free_mib"], starts[filled])
+    for d in np.flatnonzero(bounds[1:] > bounds[:-1]):
         a, b = bounds[d], bounds[d + 1]
-        if a == b:
-            continue
-        m_max = None
-        if mem is not None:
-            seg = mem[a:b]
-            seg = seg[~np.isnan(seg)]
-            m_max = float(seg.max()) if len(seg) else None
+        m_max = None if np.isnan(mem_max[d]) else float(mem_max[d])
         out.devices[dev_ids[d]] = DeviceObs(idents[int(ident[a])], int(step[a]), int(step[b - 1]), m_max)
     pod_rows = np.flatnonzero(has_pod[ident])
     if len(pod_rows):
