@@ -204,6 +204,10 @@ def test_job_costs(built):
         assert got[:6] == want[:6]
         for g, w in zip(got[6:], want[6:]):
             assert g == (None if w is None else pytest.approx(w, rel=1e-12, abs=1e-12)), want[1]
+    # only chat ran on spot (node b): all of its GPU-hours and cost
+    spot = built.execute("select job, spot_gpu_hours, spot_cost_usd from job_costs order by job").fetchall()
+    assert spot == [("alice", 0.0, 0.0), ("bert", 0.0, 0.0),
+                    ("chat", pytest.approx(36 / 7), pytest.approx(3 / 7 * 6.75)), ("ranker", 0.0, 0.0)]
 
 
 def test_accounting_identity(built):

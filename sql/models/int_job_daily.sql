@@ -1,11 +1,12 @@
 -- materialize: incremental(day)
 -- Per job, day and GPU model, from the day's gpu_usage rows a pod held: GPU-hours and cost
 -- by state, the utilisation numerator, the memory peak and the most GPUs held at one step.
--- "Observed" = active + allocated_idle; no_data steps are counted apart.
+-- "Observed" = active + allocated_idle; no_data steps are counted apart. spot_*: the observed
+-- GPU-hours and cost on spot nodes.
 with
 
 usage as (
-    select f.*, p.cluster, p.namespace, p.job, p.team, d.gpu_model
+    select f.*, p.cluster, p.namespace, p.job, p.team, d.gpu_model, d.capacity_type
     from gpu_usage_steps as f
     join gpu_usage_pods as p on p.pod_key = f.pod_key
     join gpu_usage_devices as d on d.device_key = f.device_key
@@ -50,7 +51,9 @@ by_model as (
         max(mem_used_bytes) as mem_peak_bytes,
         coalesce(sum(cost_d) filter (where observed), 0) as cost_usd,
         coalesce(sum(cost_d) filter (where state = 'allocated_idle'), 0) as idle_cost_usd,
-        coalesce(sum(cost_d) filter (where state = 'no_data'), 0) as no_data_cost_usd
+        coalesce(sum(cost_d) filter (where state = 'no_data'), 0) as no_data_cost_usd,
+        coalesce(sum(gpu_hours_d) filter (where observed and capacity_type = 'spot'), 0) as spot_gpu_hours,
+        coalesce(sum(cost_d) filter (where observed and capacity_type = 'spot'), 0) as spot_cost_usd
     from held
     group by cluster, namespace, job, gpu_model
 ),

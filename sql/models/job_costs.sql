@@ -7,6 +7,7 @@
 -- gpus_max: the most GPUs (MIG instances as fractions) held at one step.
 -- util_avg_pct: GPU-hour-weighted mean activity over observed steps.
 -- gpu_model: the model with the most GPU-hours (ties: alphabetical).
+-- spot_gpu_hours / spot_cost_usd: the part of gpu_hours / cost_usd on spot nodes.
 with
 
 daily as (
@@ -44,7 +45,9 @@ totals as (
         max(mem_peak_bytes) as mem_peak_bytes,
         sum(cost_usd)::double as cost_usd,
         sum(idle_cost_usd)::double as idle_cost_usd,
-        sum(no_data_cost_usd)::double as no_data_cost_usd
+        sum(no_data_cost_usd)::double as no_data_cost_usd,
+        sum(spot_gpu_hours)::double as spot_gpu_hours,
+        sum(spot_cost_usd)::double as spot_cost_usd
     from daily
     group by cluster, namespace, job
 ),
@@ -67,7 +70,9 @@ final as (
         t.mem_peak_bytes,
         t.cost_usd,
         t.idle_cost_usd,
-        t.no_data_cost_usd
+        t.no_data_cost_usd,
+        t.spot_gpu_hours,
+        t.spot_cost_usd
     from totals as t
     join top_model as m using (cluster, namespace, job)
     order by t.cluster, t.namespace, t.job
