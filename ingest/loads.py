@@ -72,8 +72,9 @@ class RawLoad:
             return
         try:
             for table, count in self.rows.items():
+                # the rows of earlier loads inside this window were replaced: so is their booking
                 self.con.execute(
-                    "delete from loads where source = ? and table_name = ? and window_start = ? and window_end = ?",
+                    "delete from loads where source = ? and table_name = ? and window_start >= ? and window_end <= ?",
                     [self.source, table, self.window.start, self.window.end])
                 self.con.execute("insert into loads values (?, ?, ?, ?, ?, now()::timestamp)",
                                  [self.source, table, self.window.start, self.window.end, count])

@@ -92,6 +92,16 @@ def test_reload_of_a_window_replaces(settings):
         assert con.execute("select count(*) from loads").fetchone()[0] == 2
 
 
+def test_a_wider_reload_replaces_the_bookings_it_covers(settings):
+    two_days = Window(DAY.start, DAY.end + (DAY.end - DAY.start))
+    with open_warehouse(settings, create=True) as con:
+        load_tables(con, "sim", DAY, [("raw_nodes", nodes(3))])
+        load_tables(con, "sim", two_days, [("raw_nodes", nodes(2))])
+        assert con.execute("select window_start, window_end, row_count from loads").fetchall() == [
+            (two_days.start, two_days.end, 2)]
+        assert con.execute("select count(*) from raw_nodes").fetchone()[0] == 2
+
+
 def test_failed_load_leaves_nothing(settings):
     with open_warehouse(settings, create=True) as con:
         load_tables(con, "sim", DAY, [("raw_nodes", nodes(3))])
