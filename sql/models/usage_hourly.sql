@@ -12,6 +12,9 @@
 --   mem_used_byte_hours       sum of mem_used_bytes x gpu_hours; / mem_observed_gpu_hours = mean.
 --   power_w_hours             sum of power_w x gpu_hours; / power_observed_gpu_hours = mean W.
 --   steps, last_ts            gpu_usage rows rolled up and the last step start (freshness).
+-- Floating-point sums are rounded (GPU-hours to 1e-12, util to 1e-10, byte-hours to 1e-3,
+-- W-hours to 1e-9) so that a rebuild gives identical rows whatever order the sum ran in;
+-- costs are exact decimal sums.
 -- The schema's table and its one-time backfill are in migrations/0004_usage_hourly.sql.
 with
 
@@ -74,24 +77,25 @@ final as (
         team,
         count(*) as steps,
         max(ts) as last_ts,
-        sum(gpu_hours) as gpu_hours,
-        coalesce(sum(gpu_hours) filter (where state = 'active'), 0) as active_gpu_hours,
-        coalesce(sum(gpu_hours) filter (where state = 'allocated_idle'), 0) as idle_gpu_hours,
-        coalesce(sum(gpu_hours) filter (where state = 'unallocated'), 0) as unallocated_gpu_hours,
-        coalesce(sum(gpu_hours) filter (where state = 'no_data'), 0) as no_data_gpu_hours,
+        round(sum(gpu_hours), 12) as gpu_hours,
+        round(coalesce(sum(gpu_hours) filter (where state = 'active'), 0), 12) as active_gpu_hours,
+        round(coalesce(sum(gpu_hours) filter (where state = 'allocated_idle'), 0), 12) as idle_gpu_hours,
+        round(coalesce(sum(gpu_hours) filter (where state = 'unallocated'), 0), 12) as unallocated_gpu_hours,
+        round(coalesce(sum(gpu_hours) filter (where state = 'no_data'), 0), 12) as no_data_gpu_hours,
         sum(cost_usd::decimal(24, 15))::double as cost_usd,
         coalesce(sum(cost_usd::decimal(24, 15)) filter (where state = 'active'), 0)::double as active_cost_usd,
         coalesce(sum(cost_usd::decimal(24, 15)) filter (where state = 'allocated_idle'), 0)::double as idle_cost_usd,
         coalesce(sum(cost_usd::decimal(24, 15)) filter (where state = 'unallocated'), 0)::double as unallocated_cost_usd,
         coalesce(sum(cost_usd::decimal(24, 15)) filter (where state = 'no_data'), 0)::double as no_data_cost_usd,
-        coalesce(sum(util_pct * gpu_hours) filter (where util_pct is not null), 0) as util_gpu_hours,
-        coalesce(sum(gpu_hours) filter (where util_pct is not null), 0) as util_observed_gpu_hours,
+        round(coalesce(sum(util_pct * gpu_hours) filter (where util_pct is not null), 0), 10) as util_gpu_hours,
+        round(coalesce(sum(gpu_hours) filter (where util_pct is not null), 0), 12) as util_observed_gpu_hours,
         max(mem_used_bytes) as mem_used_max_bytes,
-        coalesce(sum(mem_used_bytes * gpu_hours) filter (where mem_used_bytes is not null), 0) as mem_used_byte_hours,
-        coalesce(sum(gpu_hours) filter (where mem_used_bytes is not null), 0) as mem_observed_gpu_hours,
+        round(coalesce(sum(mem_used_bytes * gpu_hours) filter (where mem_used_bytes is not null), 0), 3)
+            as mem_used_byte_hours,
+        round(coalesce(sum(gpu_hours) filter (where mem_used_bytes is not null), 0), 12) as mem_observed_gpu_hours,
         max(mem_total_bytes) as mem_total_bytes,
-        coalesce(sum(power_w * gpu_hours) filter (where power_w is not null), 0) as power_w_hours,
-        coalesce(sum(gpu_hours) filter (where power_w is not null), 0) as power_observed_gpu_hours,
+        round(coalesce(sum(power_w * gpu_hours) filter (where power_w is not null), 0), 9) as power_w_hours,
+        round(coalesce(sum(gpu_hours) filter (where power_w is not null), 0), 12) as power_observed_gpu_hours,
         max(power_w) as power_max_w
     from joined
     group by all
