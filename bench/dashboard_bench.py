@@ -47,8 +47,11 @@ READY = {
     "/jobs": None,
     "/teams": "['teams-chargeback', 'teams-daily-chart']",
     "/prices": "['prices-history-chart', 'prices-sources-chart']",
+    "/fragmentation": "['frag-over-time']",
+    "/recommendations": None,
 }
-GRID = {"/jobs": "jobs-grid", "/teams": "teams-grid", "/prices": "prices-effective"}
+GRID = {"/jobs": "jobs-grid", "/teams": "teams-grid", "/prices": "prices-effective", "/fragmentation": "frag-nodes",
+        "/recommendations": "recs-grid"}
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--no-first-run"]
 
