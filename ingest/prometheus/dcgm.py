@@ -245,7 +245,7 @@ def dcgm_window(fields: dict[str, Matrix], grid: Grid, cluster: str,
 
     ts = np.int64(grid.start_ms) * 1000 + step * np.int64(grid.step_ms) * 1000
     table = {
-        "ts": pa.array(ts, pa.int64()).view(TS),     # zero-copy: pa.array(ts, TS) converts per value
+        "ts": pa.array(ts, TS),
         "cluster": pa.DictionaryArray.from_arrays(pa.array(np.zeros(len(ts), np.int32)), pa.array([cluster])),
         "node": _dict_column(ident, [i.node for i in idents]),
         "gpu_index": _int_column(ident, [i.gpu_index for i in idents]),
