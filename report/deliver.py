@@ -23,7 +23,6 @@ default credentials chain and endpoint (``AWS_ENDPOINT_URL`` for S3-compatible s
 
 from __future__ import annotations
 
-import ipaddress
 import mimetypes
 import os
 import smtplib
@@ -36,6 +35,7 @@ from typing import Mapping, Sequence
 
 from gpucost.dashboard import formatting as fmt
 from gpucost.errors import GpucostError
+from gpucost.net import is_loopback
 from gpucost.report.files import Written
 from gpucost.report.images import Chart
 from gpucost.report.render import html, markdown
@@ -76,15 +76,6 @@ class SmtpConfig:
             raise GpucostError("set both GPUCOST_SMTP_USER and GPUCOST_SMTP_PASSWORD, or neither")
         sender = env.get("GPUCOST_SMTP_FROM") or (user if user and "@" in user else f"gpucost@{socket.getfqdn()}")
         return cls(host, port, user, password, sender, mode)
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def subject(w: Written) -> str:
@@ -144,7 +135,7 @@ def send_email(reports: Sequence[Written], recipients: Sequence[str], config: Sm
                     raise GpucostError(f"SMTP server {where} does not offer STARTTLS "
                                        "(GPUCOST_SMTP_STARTTLS=true)")
             if config.user:
-                if not secure and not _loopback(config.host):
+                if not secure and not is_loopback(config.host):
                     raise GpucostError(f"refusing to send SMTP credentials to {where} without TLS "
                                        "(the server offers no STARTTLS, or GPUCOST_SMTP_STARTTLS=false)")
                 server.login(config.user, config.password or "")

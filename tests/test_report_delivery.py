@@ -32,7 +32,8 @@ from aws_fakes import AwsServer, aws_env
 from gpucost.cli import main
 from gpucost.dashboard import formatting as fmt
 from gpucost.errors import GpucostError
-from gpucost.report.deliver import SmtpConfig, _loopback
+from gpucost.net import is_loopback as _loopback
+from gpucost.report.deliver import SmtpConfig
 from test_report import build_hand_world
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

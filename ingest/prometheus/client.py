@@ -15,7 +15,6 @@ not retried; every failure becomes a one-line GpucostError naming the query.
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 import time
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from gpucost.errors import GpucostError
+from gpucost.net import is_loopback
 from gpucost.ingest.prometheus.matrix import Matrix, parse_matrix, parse_response, parse_vector
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -62,13 +62,7 @@ class Connection:
 
 
 def _loopback(url: str) -> bool:
-    host = urlparse(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback(urlparse(url).hostname or "")
 
 
 @dataclass
