@@ -80,13 +80,12 @@ def _read(con: duckdb.DuckDBPyConnection, path: Path, columns: tuple[str, ...], 
                     "from read_csv(?, header = true, all_varchar = true)", [str(path)])
     except duckdb.ConversionException as exc:
         raise GpucostError(f"{path}: {str(exc).splitlines()[0]}") from None
-    bad = con.execute(f"select count(*) from {name} where timestamp_anon is null or value is null "
-                      "or container_ip is null or value < 0 or isnan(value) or isinf(value)").fetchone()[0]
+    first, bad = con.execute(
+        f"select min(line), count(*) from (select row_number() over () + 1 as line, * from {name}) "
+        "where timestamp_anon is null or value is null or container_ip is null or value < 0 "
+        "or isnan(value) or isinf(value)").fetchone()
     if bad:
-        row = con.execute(f"select row_number() over () + 1 as line, * from {name} qualify "
-                          "timestamp_anon is null or value is null or container_ip is null or value < 0 "
-                          "or isnan(value) or isinf(value) limit 1").fetchone()
-        raise GpucostError(f"{path}: line {row[0]}: empty or invalid value ({bad} such rows)")
+        raise GpucostError(f"{path}: line {first}: empty or invalid value ({bad} such rows)")
 
 
 def tables(duty_csv: Path, memory_csv: Path, step_seconds: int, cluster: str,
