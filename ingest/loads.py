@@ -56,19 +56,25 @@ class RawLoad:
 
     Use as a context manager; `write(table, data)` may be called repeatedly per table
     (batches stream in). Leaving the block with an exception rolls everything back.
+    With `own_transaction=False` the caller has begun a transaction and commits or rolls it
+    back itself (several loads in one transaction); the load then only writes and books.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, source: str, window: Window):
+    def __init__(self, con: duckdb.DuckDBPyConnection, source: str, window: Window,
+                 own_transaction: bool = True):
         self.con, self.source, self.window = con, source, window
+        self.own = own_transaction
         self.rows: dict[str, int] = {}
 
     def __enter__(self) -> "RawLoad":
-        self.con.execute("begin transaction")
+        if self.own:
+            self.con.execute("begin transaction")
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
-            self.con.execute("rollback")
+            if self.own:
+                self.con.execute("rollback")
             return
         try:
             for table, count in self.rows.items():
@@ -78,9 +84,11 @@ class RawLoad:
                     [self.source, table, self.window.start, self.window.end])
                 self.con.execute("insert into loads values (?, ?, ?, ?, ?, now()::timestamp)",
                                  [self.source, table, self.window.start, self.window.end, count])
-            self.con.execute("commit")
+            if self.own:
+                self.con.execute("commit")
         except Exception:
-            self.con.execute("rollback")
+            if self.own:
+                self.con.execute("rollback")
             raise
 
     def write(self, table: str, data: pa.Table | pa.RecordBatch) -> int:
@@ -118,10 +126,11 @@ class RawLoad:
             return
         start, end = self.window.start, self.window.end
         times = data.column(key).cast(pa.timestamp("us"))
-        outside = pc.or_(pc.less(times, pa.scalar(start, pa.timestamp("us"))),
-                         pc.greater_equal(times, pa.scalar(end, pa.timestamp("us"))))
-        bad = pc.index(outside, True).as_py()
-        if bad >= 0:
+        lo, hi = pc.min_max(times).values()       # one pass; the row is looked for only when needed
+        if lo.as_py() < start or hi.as_py() >= end:
+            outside = pc.or_(pc.less(times, pa.scalar(start, pa.timestamp("us"))),
+                             pc.greater_equal(times, pa.scalar(end, pa.timestamp("us"))))
+            bad = pc.index(outside, True).as_py()
             raise GpucostError(f"{table} from {self.source}: row {bad} has {key}={times[bad].as_py()} "
                                f"outside the load window [{start}, {end})")
         if end_key is not None:

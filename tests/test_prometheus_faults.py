@@ -256,24 +256,34 @@ def test_prometheus_killed_mid_collection(tmp_path, monkeypatch, capsys):
         p.stop()
 
 
-def test_killed_in_the_second_window_keeps_the_first(tmp_path):
+@pytest.mark.parametrize("commit_rows", [0, 1_000_000])
+def test_killed_in_the_second_window_keeps_what_was_committed(tmp_path, commit_rows):
+    """commit_rows=0: a transaction per window, the first survives; by default the two small
+    windows share one transaction (under a million rows), so nothing is left."""
     root = tmp_path / "kill2"
     root.mkdir()
     p = make_prometheus(root).start()
     proxy = Proxy(p.url)
     try:
         con = warehouse(tmp_path / "w.duckdb")
-        opts = CollectOptions(start=T0, end=T0 + timedelta(hours=25), step_s=60, cluster="f", parallel=1)
+        opts = CollectOptions(start=T0, end=T0 + timedelta(hours=25), step_s=60, cluster="f", parallel=1,
+                              commit_rows=commit_rows)
         # the simulator's 8 DCGM fields (only fields present are queried), KSM per step, KSM per window
         per_window = 8 + 9 + 3
         # buildinfo, metric names, the first window, then 3 requests into the second
         proxy.on_request = lambda n: p.kill() if n == 2 + per_window + 3 else None
         with PromClient(Connection(proxy.url, retries=0)) as client, pytest.raises(GpucostError) as err:
             collect_prometheus(con, client, opts)
-        assert "1 of 2 windows committed up to 2026-03-03 00:00; re-running resumes there" in str(err.value)
-        assert con.execute("select distinct window_start, window_end from loads").fetchall() == [
-            (T0, T0 + timedelta(days=1))]
-        assert con.execute("select max(ts) from raw_dcgm_samples").fetchone() == (T0 + timedelta(hours=23, minutes=59),)
+        if commit_rows:
+            assert "(nothing was written)" in str(err.value)
+            assert con.execute("select count(*) from loads").fetchone() == (0,)
+            assert con.execute("select count(*) from raw_dcgm_samples").fetchone() == (0,)
+        else:
+            assert "1 of 2 windows committed up to 2026-03-03 00:00; re-running resumes there" in str(err.value)
+            assert con.execute("select distinct window_start, window_end from loads").fetchall() == [
+                (T0, T0 + timedelta(days=1))]
+            assert con.execute("select max(ts) from raw_dcgm_samples").fetchone() == \
+                (T0 + timedelta(hours=23, minutes=59),)
     finally:
         proxy.close()
         p.stop()

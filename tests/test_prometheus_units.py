@@ -13,7 +13,7 @@ from gpucost.errors import GpucostError
 from gpucost.ingest.loads import Window
 from gpucost.ingest.prometheus.dcgm import dcgm_window, series_identity
 from gpucost.ingest.prometheus.kube import capacity_type, label_restorer, mig_profile
-from gpucost.ingest.prometheus.matrix import Matrix, parse_matrix
+from gpucost.ingest.prometheus.matrix import Matrix, _parse_matrix_fast, _parse_matrix_plain, parse_matrix
 from gpucost.ingest.prometheus.queries import DCGM_FIELDS, KSM_NODE_INFO, STORED_FIELDS, duration, render
 from gpucost.ingest.prometheus.windows import Grid, plan_windows, to_ms
 
@@ -78,6 +78,28 @@ def test_parse_matrix_columns_nan_inf_and_errors():
     warned = orjson.loads(body([]))
     warned["warnings"] = ["PromQL info: some warning"]
     assert parse_matrix(orjson.dumps(warned), "q").warnings == ["PromQL info: some warning"]
+
+
+@pytest.mark.parametrize("series, fast", [
+    ([({"a": "1", "b": "x"}, [[60, "1.5"], [120, "NaN"], [180, "+Inf"]]), ({"a": "2"}, [[120, "-Inf"]])], True),
+    ([({"a": "1"}, []), ({"a": "2"}, [[60.25, "7e3"]]), ({"a": "3"}, [])], True),       # empty sample arrays
+    ([({"tricky": '"values":[[1,"2"]]', "v": "]]"}, [[60, "1"]]), ({"values": "[["}, [[60, "2"]])], True),
+    ([], True),
+    ([({"a": "1"}, [[60, "abc"]])], False),                  # not a number: the plain path names the series
+])
+def test_fast_parse_equals_the_plain_parse(series, fast):
+    raw = body(series)
+    for text, compact in ((raw, True), (orjson.dumps(orjson.loads(raw), option=orjson.OPT_INDENT_2), False)):
+        got = _parse_matrix_fast(text, "q")
+        assert (got is not None) == (fast and (compact or not series))   # no samples: no layout to expect
+        try:
+            want = _parse_matrix_plain(text, "q", None)
+        except GpucostError:
+            continue
+        for m in filter(None, (got, parse_matrix(text, "q"))):
+            assert m.labels == want.labels and m.series.tolist() == want.series.tolist()
+            assert m.ts.tolist() == want.ts.tolist()
+            np.testing.assert_array_equal(m.values, want.values)
 
 
 def test_full_series_take_the_grid_and_partial_ones_their_timestamps():

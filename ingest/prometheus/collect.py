@@ -4,8 +4,12 @@ Per load window (a UTC day, see windows.py) every query is fetched completely - 
 and kube-state-metrics per step, owners and namespace labels once - with at most `parallel`
 requests in flight (the next window is prefetched while one is written); then the window's
 raw_dcgm_samples, raw_gpu_devices, raw_nodes and raw_pod_allocations are written by one
-RawLoad (source 'prometheus:<cluster>'), so a failure leaves no part of that window and the
-windows committed before it intact. Without --start a collection resumes at the source's
+RawLoad (source 'prometheus:<cluster>'). Consecutive windows share a transaction until it
+holds `commit_rows` rows: DuckDB then writes them compressed straight into the file instead of
+through its write-ahead log and a second time at the checkpoint (half the write cost for a
+small fleet's days; a 1,000-GPU day at 60 s is 1.4 M rows, a transaction of its own). A
+failure leaves no part of the open transaction's windows and those committed before intact;
+at most `commit_rows` rows of work are redone by the re-run. Without --start a collection resumes at the source's
 watermark (the end of its last loaded window), else starts `default_days` before the end;
 the end defaults to now minus `lag_s` (scrapes still arriving).
 """
@@ -39,7 +43,8 @@ class CollectOptions:
     """What to collect. start/end: naive UTC (None: watermark / now - lag). step_s must
     divide a day. selector: PromQL matchers added to every query (e.g. 'cluster="prod"').
     fields: DCGM fields to query (default: the stored ones; only those the exporter has in the
-    range are queried, when the server can list metric names)."""
+    range are queried, when the server can list metric names). commit_rows: commit once the
+    open transaction holds this many rows (0: every window)."""
 
     start: datetime | None = None
     end: datetime | None = None
@@ -52,6 +57,7 @@ class CollectOptions:
     default_days: float = 7.0
     lag_s: int = 60
     extra_label_keys: tuple[str, ...] = ()
+    commit_rows: int = 1_000_000
 
     @property
     def source(self) -> str:
@@ -176,17 +182,27 @@ def collect_prometheus(con: duckdb.DuckDBPyConnection, client: PromClient, opts:
     con.execute("set checkpoint_threshold = '1GB'")
     con.execute("set threads = 1")
     committed = [0]
+    open_tx = {"begun": False, "windows": 0, "rows": 0}
     pool = ThreadPoolExecutor(max_workers=opts.parallel, thread_name_prefix="gpucost-prom")
     # one writer thread: window i is written and committed while window i+1 is parsed
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpucost-write")
     futures: dict[int, list[tuple[_Task, Future]]] = {}
     pending: Future | None = None
 
-    def write(window: Window, tables: list) -> None:
-        with RawLoad(con, source, window) as load:
+    def write(window: Window, tables: list, last: bool) -> None:
+        if not open_tx["begun"]:
+            con.execute("begin transaction")
+            open_tx["begun"] = True
+        with RawLoad(con, source, window, own_transaction=False) as load:
             for table, data in tables:
-                summary.rows[table] = summary.rows.get(table, 0) + load.write(table, data)
-        committed[0] += 1
+                n = load.write(table, data)
+                summary.rows[table] = summary.rows.get(table, 0) + n
+                open_tx["rows"] += n
+        open_tx["windows"] += 1
+        if last or open_tx["rows"] >= opts.commit_rows:
+            con.execute("commit")
+            committed[0] += open_tx["windows"]
+            open_tx.update(begun=False, windows=0, rows=0)
         state.done_windows += 1
         if progress:
             progress(state)
@@ -230,7 +246,7 @@ def collect_prometheus(con: duckdb.DuckDBPyConnection, client: PromClient, opts:
                 pending.result()
             pending = writer.submit(write, window, [
                 ("raw_dcgm_samples", dcgm.table), ("raw_gpu_devices", kube.devices),
-                ("raw_nodes", kube.nodes), ("raw_pod_allocations", kube.pods)])
+                ("raw_nodes", kube.nodes), ("raw_pod_allocations", kube.pods)], w == len(windows) - 1)
         if pending is not None:
             pending.result()
             pending = None
@@ -242,6 +258,8 @@ def collect_prometheus(con: duckdb.DuckDBPyConnection, client: PromClient, opts:
             except BaseException:
                 pass
         writer.shutdown(wait=True)
+        if open_tx["begun"]:
+            con.execute("rollback")
         _restore_settings(con, threshold, threads)
         if isinstance(exc, GpucostError):
             raise GpucostError(f"{exc} ({_partial(committed[0], windows)})") from None

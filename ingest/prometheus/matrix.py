@@ -2,12 +2,20 @@
 
 A range query answers `{"status": "success", "data": {"resultType": "matrix", "result":
 [{"metric": {labels}, "values": [[t, "v"], ...]}, ...]}}` with t in seconds (float) and v
-a decimal string ('NaN', '+Inf' and '-Inf' included). We parse it with orjson and turn each
-series' pairs into float arrays in one numpy call per column. The cyclic garbage collector
-is paused while a response is parsed: the millions of small lists a response makes would
-otherwise trigger repeated full collections, which cost 5x the parse itself (measured:
-16 MB, 645k samples: 1.0 s with the collector, 0.17 s without). Nothing parsed here holds
-reference cycles, so pausing it leaks nothing.
+a decimal string ('NaN', '+Inf' and '-Inf' included).
+
+Fast path: the sample arrays are cut out of the body (the text `"values":[` cannot occur
+inside a JSON string, whose quotes are escaped), turned into one CSV text of `,t,"v"` lines
+by a byte translation and read by Arrow's CSV parser (C++, without the GIL); the rest of
+the document - status, labels, warnings - is parsed by orjson with each sample array left
+empty. No Python object is made per sample: 2.6 M samples in 0.4 s instead of 0.9 s (JSON
+objects, their conversion and their freeing). Anything the fast path does not expect
+(whitespace, histograms, a malformed sample) falls back to the plain path: orjson for the
+whole body and one numpy conversion per series, which also names what is wrong. The cyclic
+garbage collector is paused during the plain parse: the millions of small lists it makes
+would otherwise trigger repeated full collections, which cost 5x the parse itself
+(measured: 16 MB, 645k samples: 1.0 s with the collector, 0.17 s without). Nothing parsed
+here holds reference cycles, so pausing it leaks nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 import orjson
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from gpucost.errors import GpucostError
 
@@ -118,11 +128,74 @@ def parse_response(body: bytes, what: str, data_type: type = dict):
     return data
 
 
+_VALUES_KEY = b'"values":['
+# `]` ends a line, `[` goes: `,[t,"v"],[t,"v"]` becomes `,t,"v"\n,t,"v"\n`
+_TO_CSV = bytes.maketrans(b"]", b"\n")
+_CSV_READ = pa_csv.ReadOptions(column_names=["_", "t", "v"], use_threads=False, block_size=1 << 28)
+_CSV_PARSE = pa_csv.ParseOptions(newlines_in_values=False)
+_CSV_CONVERT = pa_csv.ConvertOptions(column_types={"t": pa.float64(), "v": pa.float64()}, include_columns=["t", "v"],
+                                     null_values=[], quoted_strings_can_be_null=False, strings_can_be_null=False)
+
+
+def _parse_matrix_fast(body: bytes, what: str) -> Matrix | None:
+    """The fast path (see the module docstring); None when the body is not the compact,
+    well-formed kind it handles."""
+    segments: list[bytes] = []
+    rest: list[bytes] = []
+    pos = 0
+    while (i := body.find(_VALUES_KEY, pos)) >= 0:
+        a = i + len(_VALUES_KEY)
+        if body[a:a + 1] == b"]":                      # "values":[]
+            rest.append(body[pos:a])
+            segments.append(b"")
+            pos = a
+            continue
+        j = body.find(b"]]", a)
+        if j < 0:
+            return None
+        rest.append(body[pos:a])
+        segments.append(body[a:j + 1])
+        pos = j + 1
+    rest.append(body[pos:])
+    try:
+        data = parse_response(b"".join(rest), what)
+    except GpucostError:
+        return None
+    result = data.get("result")
+    if (data.get("resultType") != "matrix" or not isinstance(result, list) or len(result) != len(segments)
+            or not all(isinstance(e, dict) and isinstance(e.get("metric"), dict) and e.get("values") == []
+                       and len(e) == 2 for e in result)):
+        return None
+    counts = np.array([s.count(b"]") for s in segments], dtype=np.int64)
+    if counts.sum():
+        try:
+            csv = pa_csv.read_csv(pa.py_buffer((b"," + b",".join(s for s in segments if s)).translate(_TO_CSV, b"[")),
+                                  _CSV_READ, _CSV_PARSE, _CSV_CONVERT)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return None
+        if csv.num_rows != counts.sum() or csv.column("t").null_count or csv.column("v").null_count:
+            return None
+        ts = np.rint(csv.column("t").to_numpy() * 1000.0).astype(np.int64)
+        values = csv.column("v").to_numpy()
+    else:
+        ts, values = np.zeros(0, np.int64), np.zeros(0, np.float64)
+    labels = [e["metric"] for e in result]
+    m = Matrix(labels, np.repeat(np.arange(len(labels), dtype=np.int32), counts), ts, values) if labels \
+        else Matrix.empty()
+    m.warnings = data.get("_warnings", [])
+    return m
+
+
 def parse_matrix(body: bytes, what: str, grid: tuple[int, int, int] | None = None) -> Matrix:
     """A query_range response body as a Matrix (raises GpucostError naming `what`).
 
-    grid: (first evaluation ms, step ms, points) of the query; a series with a point at
-    every evaluation then needs no timestamp conversion (half the conversion cost)."""
+    grid: (first evaluation ms, step ms, points) of the query; in the plain path a series
+    with a point at every evaluation then needs no timestamp conversion."""
+    m = _parse_matrix_fast(body, what)
+    return m if m is not None else _parse_matrix_plain(body, what, grid)
+
+
+def _parse_matrix_plain(body: bytes, what: str, grid: tuple[int, int, int] | None) -> Matrix:
     take_value = operator.itemgetter(1)
     with gc_paused():
         data = parse_response(body, what)
