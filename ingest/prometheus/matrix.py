@@ -140,37 +140,33 @@ _CSV_CONVERT = pa_csv.ConvertOptions(column_types={"t": pa.float64(), "v": pa.fl
 def _parse_matrix_fast(body: bytes, what: str) -> Matrix | None:
     """The fast path (see the module docstring); None when the body is not the compact,
     well-formed kind it handles."""
-    segments: list[bytes] = []
-    rest: list[bytes] = []
+    spans: list[tuple[int, int]] = []                  # each series' sample array, [a, b) of body
+    rest: list[bytes] = []                             # the body without them
     pos = 0
     while (i := body.find(_VALUES_KEY, pos)) >= 0:
         a = i + len(_VALUES_KEY)
-        if body[a:a + 1] == b"]":                      # "values":[]
-            rest.append(body[pos:a])
-            segments.append(b"")
-            pos = a
-            continue
-        j = body.find(b"]]", a)
-        if j < 0:
+        b = a if body[a:a + 1] == b"]" else body.find(b"]]", a) + 1       # "values":[] or up to the last ']'
+        if b == 0:
             return None
         rest.append(body[pos:a])
-        segments.append(body[a:j + 1])
-        pos = j + 1
+        spans.append((a, b))
+        pos = b
     rest.append(body[pos:])
     try:
         data = parse_response(b"".join(rest), what)
     except GpucostError:
         return None
     result = data.get("result")
-    if (data.get("resultType") != "matrix" or not isinstance(result, list) or len(result) != len(segments)
+    if (data.get("resultType") != "matrix" or not isinstance(result, list) or len(result) != len(spans)
             or not all(isinstance(e, dict) and isinstance(e.get("metric"), dict) and e.get("values") == []
                        and len(e) == 2 for e in result)):
         return None
-    counts = np.array([s.count(b"]") for s in segments], dtype=np.int64)
+    counts = np.array([body.count(b"]", a, b) for a, b in spans], dtype=np.int64)
     if counts.sum():
+        view = memoryview(body)
+        text = (b"," + b",".join(view[a:b] for a, b in spans if b > a)).translate(_TO_CSV, b"[")
         try:
-            csv = pa_csv.read_csv(pa.py_buffer((b"," + b",".join(s for s in segments if s)).translate(_TO_CSV, b"[")),
-                                  _CSV_READ, _CSV_PARSE, _CSV_CONVERT)
+            csv = pa_csv.read_csv(pa.py_buffer(text), _CSV_READ, _CSV_PARSE, _CSV_CONVERT)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             return None
         if csv.num_rows != counts.sum() or csv.column("t").null_count or csv.column("v").null_count:

@@ -136,6 +136,9 @@ requested as (
         cluster,
         node,
         changed_at,
+        -- until the next change: a range join on these intervals is an as-of join without its sort
+        coalesce(lead(changed_at) over (partition by cluster, node order by changed_at), 'infinity'::timestamp)
+            as changed_until,
         sum(sum(cpu)) over (partition by cluster, node order by changed_at) as cpu_requested,
         sum(sum(mem)) over (partition by cluster, node order by changed_at) as mem_requested
     from request_events
@@ -163,8 +166,8 @@ node_state as (
     join nodes as n on n.node_key = ns.node_key
     left join node_models as m on m.node_key = ns.node_key
     left join node_gpu_free as f on f.node_key = ns.node_key and f.ts = ns.ts
-    asof left join requested as r
-        on r.cluster = ns.cluster and r.node = ns.node and ns.ts >= r.changed_at
+    left join requested as r
+        on r.cluster = ns.cluster and r.node = ns.node and ns.ts >= r.changed_at and ns.ts < r.changed_until
 ),
 
 pod_shapes as (

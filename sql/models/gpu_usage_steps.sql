@@ -9,10 +9,11 @@
 -- gpu_hours = the device's fraction of a physical GPU x step length in hours.
 -- cost_usd = the node's GPU cost for the step / gpu_count x the device's fraction,
 -- so a node's devices add up to its GPU cost at every step.
--- Holder: the allocation on the device that started last at or before the step (an as-of
--- join), if it has not ended by then. Shared devices (time-slicing, MPS: two pods' allocations
--- of one device overlap in time) get one row per pod holding it at the step, each with an
--- even share (1 / holders) of the device's gpu_hours and cost_usd, and the device's state:
+-- Holder: the allocation on the device that started last at or before the step, if it has
+-- not ended by then (each allocation is cut at the start of the device's next one, so a range
+-- join finds it: an as-of join would sort every step). Shared devices (time-slicing, MPS: two
+-- pods' allocations of one device overlap in time) get one row per pod holding it at the step,
+-- each with an even share (1 / holders) of the device's gpu_hours and cost_usd, and the device's state:
 -- dcgm-exporter reports a shared device's activity once, not per pod, so there is no usage to
 -- split by. The rows of a device still add up to its cost at every step.
 with
@@ -56,14 +57,21 @@ shared_devices as (
         and b.valid_from < a.valid_to and a.valid_from < b.valid_to
 ),
 
+exclusive as (
+    select device_idx, pod_key, valid_from,
+        least(valid_to, coalesce(lead(valid_from) over (partition by device_idx order by alloc_idx), valid_to)) as valid_to
+    from allocations
+    where device_idx not in (select device_idx from shared_devices)
+),
+
 held_alone as (
     select
         sp.*,
-        case when sp.ts < a.valid_to then a.pod_key end as pod_key,
+        a.pod_key,
         1 as holders
     from (select * from spine where device_idx not in (select device_idx from shared_devices)) as sp
-    asof left join allocations as a
-        on a.device_idx = sp.device_idx and sp.ts >= a.valid_from
+    left join exclusive as a
+        on a.device_idx = sp.device_idx and sp.ts >= a.valid_from and sp.ts < a.valid_to
 ),
 
 held_shared_pods as (

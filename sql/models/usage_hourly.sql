@@ -32,10 +32,42 @@ pods as (
     select * from gpu_usage_pods
 ),
 
-joined as (
+-- aggregate on the narrow keys first, then name them: grouping 1.5 M rows a day by 13 text
+-- columns costs twice as much
+per_holder as (
     select
-        date_trunc('hour', s.ts) as hour,
-        s.ts,
+        date_trunc('hour', ts) as hour,
+        device_key,
+        pod_key,
+        count(*) as steps,
+        max(ts) as last_ts,
+        sum(gpu_hours) as gpu_hours,
+        sum(gpu_hours) filter (where state = 'active') as active_gpu_hours,
+        sum(gpu_hours) filter (where state = 'allocated_idle') as idle_gpu_hours,
+        sum(gpu_hours) filter (where state = 'unallocated') as unallocated_gpu_hours,
+        sum(gpu_hours) filter (where state = 'no_data') as no_data_gpu_hours,
+        sum(cost_usd::decimal(24, 15)) as cost_usd,
+        sum(cost_usd::decimal(24, 15)) filter (where state = 'active') as active_cost_usd,
+        sum(cost_usd::decimal(24, 15)) filter (where state = 'allocated_idle') as idle_cost_usd,
+        sum(cost_usd::decimal(24, 15)) filter (where state = 'unallocated') as unallocated_cost_usd,
+        sum(cost_usd::decimal(24, 15)) filter (where state = 'no_data') as no_data_cost_usd,
+        sum(util_pct * gpu_hours) filter (where util_pct is not null) as util_gpu_hours,
+        sum(gpu_hours) filter (where util_pct is not null) as util_observed_gpu_hours,
+        max(mem_used_bytes) as mem_used_max_bytes,
+        sum(mem_used_bytes * gpu_hours) filter (where mem_used_bytes is not null) as mem_used_byte_hours,
+        sum(gpu_hours) filter (where mem_used_bytes is not null) as mem_observed_gpu_hours,
+        max(mem_total_bytes) as mem_total_bytes,
+        count(*) > count(mem_total_bytes) as mem_total_missing,
+        sum(power_w * gpu_hours) filter (where power_w is not null) as power_w_hours,
+        sum(gpu_hours) filter (where power_w is not null) as power_observed_gpu_hours,
+        max(power_w) as power_max_w
+    from steps
+    group by all
+),
+
+final as (
+    select
+        h.hour,
         d.cluster,
         d.node,
         d.instance_type,
@@ -48,56 +80,32 @@ joined as (
         p.namespace,
         p.job,
         coalesce(p.team, p.namespace) as team,
-        s.state,
-        s.util_pct,
-        s.mem_used_bytes,
-        coalesce(s.mem_total_bytes, d.mem_total_bytes) as mem_total_bytes,
-        s.power_w,
-        s.gpu_hours,
-        s.cost_usd
-    from steps as s
-    join devices as d on d.device_key = s.device_key
-    left join pods as p on p.pod_key = s.pod_key
-),
-
-final as (
-    select
-        hour,
-        cluster,
-        node,
-        instance_type,
-        capacity_type,
-        gpu_model,
-        device_key,
-        device_id,
-        gpu_index,
-        mig_profile,
-        namespace,
-        job,
-        team,
-        count(*) as steps,
-        max(ts) as last_ts,
-        round(sum(gpu_hours), 12) as gpu_hours,
-        round(coalesce(sum(gpu_hours) filter (where state = 'active'), 0), 12) as active_gpu_hours,
-        round(coalesce(sum(gpu_hours) filter (where state = 'allocated_idle'), 0), 12) as idle_gpu_hours,
-        round(coalesce(sum(gpu_hours) filter (where state = 'unallocated'), 0), 12) as unallocated_gpu_hours,
-        round(coalesce(sum(gpu_hours) filter (where state = 'no_data'), 0), 12) as no_data_gpu_hours,
-        sum(cost_usd::decimal(24, 15))::double as cost_usd,
-        coalesce(sum(cost_usd::decimal(24, 15)) filter (where state = 'active'), 0)::double as active_cost_usd,
-        coalesce(sum(cost_usd::decimal(24, 15)) filter (where state = 'allocated_idle'), 0)::double as idle_cost_usd,
-        coalesce(sum(cost_usd::decimal(24, 15)) filter (where state = 'unallocated'), 0)::double as unallocated_cost_usd,
-        coalesce(sum(cost_usd::decimal(24, 15)) filter (where state = 'no_data'), 0)::double as no_data_cost_usd,
-        round(coalesce(sum(util_pct * gpu_hours) filter (where util_pct is not null), 0), 10) as util_gpu_hours,
-        round(coalesce(sum(gpu_hours) filter (where util_pct is not null), 0), 12) as util_observed_gpu_hours,
-        max(mem_used_bytes) as mem_used_max_bytes,
-        round(coalesce(sum(mem_used_bytes * gpu_hours) filter (where mem_used_bytes is not null), 0), 3)
-            as mem_used_byte_hours,
-        round(coalesce(sum(gpu_hours) filter (where mem_used_bytes is not null), 0), 12) as mem_observed_gpu_hours,
-        max(mem_total_bytes) as mem_total_bytes,
-        round(coalesce(sum(power_w * gpu_hours) filter (where power_w is not null), 0), 9) as power_w_hours,
-        round(coalesce(sum(gpu_hours) filter (where power_w is not null), 0), 12) as power_observed_gpu_hours,
-        max(power_w) as power_max_w
-    from joined
+        sum(h.steps) as steps,
+        max(h.last_ts) as last_ts,
+        round(sum(h.gpu_hours), 12) as gpu_hours,
+        round(coalesce(sum(h.active_gpu_hours), 0), 12) as active_gpu_hours,
+        round(coalesce(sum(h.idle_gpu_hours), 0), 12) as idle_gpu_hours,
+        round(coalesce(sum(h.unallocated_gpu_hours), 0), 12) as unallocated_gpu_hours,
+        round(coalesce(sum(h.no_data_gpu_hours), 0), 12) as no_data_gpu_hours,
+        sum(h.cost_usd)::double as cost_usd,
+        coalesce(sum(h.active_cost_usd), 0)::double as active_cost_usd,
+        coalesce(sum(h.idle_cost_usd), 0)::double as idle_cost_usd,
+        coalesce(sum(h.unallocated_cost_usd), 0)::double as unallocated_cost_usd,
+        coalesce(sum(h.no_data_cost_usd), 0)::double as no_data_cost_usd,
+        round(coalesce(sum(h.util_gpu_hours), 0), 10) as util_gpu_hours,
+        round(coalesce(sum(h.util_observed_gpu_hours), 0), 12) as util_observed_gpu_hours,
+        max(h.mem_used_max_bytes) as mem_used_max_bytes,
+        round(coalesce(sum(h.mem_used_byte_hours), 0), 3) as mem_used_byte_hours,
+        round(coalesce(sum(h.mem_observed_gpu_hours), 0), 12) as mem_observed_gpu_hours,
+        -- a step without its own total takes the device's
+        greatest(max(h.mem_total_bytes), max(case when h.mem_total_missing then d.mem_total_bytes end))
+            as mem_total_bytes,
+        round(coalesce(sum(h.power_w_hours), 0), 9) as power_w_hours,
+        round(coalesce(sum(h.power_observed_gpu_hours), 0), 12) as power_observed_gpu_hours,
+        max(h.power_max_w) as power_max_w
+    from per_holder as h
+    join devices as d on d.device_key = h.device_key
+    left join pods as p on p.pod_key = h.pod_key
     group by all
     order by hour, cluster, node, device_id, namespace, job
 )
