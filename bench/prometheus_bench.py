@@ -40,9 +40,20 @@ the DCGM fields that exist (schema v6 stores 20) and CPU/memory requests were ad
     gpucost          2.98       865,431    3.11   3.10 2.98 2.73
     gpucost vs client: 3.2x faster; vs floor: 1.82x; vs floor-nogc: 5.0x
 
-Where gpucost's time goes (sequential, same data): HTTP 0.8 s, parse 1.2 s, pivot to rows
+Where gpucost's time went then (sequential, same data): HTTP 0.8 s, parse 1.2 s, pivot to rows
 0.3-0.5 s, DuckDB insert + commit of 645k rows 1.2-1.6 s and the checkpoint when the
-warehouse closes 0.5-0.7 s. The DuckDB part alone is as long as the whole floor.
+warehouse closes 0.5-0.7 s. Three changes since (2026-11-28, 23:13, load average 0.9):
+sample arrays parsed as CSV by Arrow instead of as JSON objects (0.9 -> 0.45 s), small days
+sharing a transaction written straight into the file a row group at a time (no WAL copy, no
+checkpoint, no deletes when the window is new), load validation by min/max:
+
+    client          11.30       228,422   11.32   11.51 9.91 11.30
+    floor            1.85     1,397,301    1.79   1.77 1.85 2.18
+    floor-nogc       0.70     3,705,398    0.52   0.65 0.70 0.79
+    gpucost          1.78     1,452,055    2.10   1.74 1.78 2.36
+    gpucost vs client: 6.4x faster; vs floor: 0.96x; vs floor-nogc: 2.55x
+
+(gpucost is faster than the floor because the floor builds a Python object per sample.)
 """
 
 from __future__ import annotations

@@ -99,8 +99,12 @@ class RawLoad:
         self._validate(table, data)
         key, _ = RAW_TABLES[table]
         if table not in self.rows:
-            self.con.execute(f"delete from {table} where source = ? and {key} >= ? and {key} < ?",
-                             [self.source, self.window.start, self.window.end])
+            where = f"from {table} where source = ? and {key} >= ? and {key} < ?"
+            args = [self.source, self.window.start, self.window.end]
+            # deleting nothing still costs: DuckDB then writes the transaction's appends at commit
+            # instead of straight into the file as they come
+            if self.con.execute(f"select exists (select 1 {where})", args).fetchall()[0][0]:
+                self.con.execute(f"delete {where}", args)
             self.rows[table] = 0
         if data.num_rows:
             self.con.register("_gpucost_batch", data)

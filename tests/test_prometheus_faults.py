@@ -272,8 +272,11 @@ def test_killed_in_the_second_window_keeps_what_was_committed(tmp_path, commit_r
         per_window = 8 + 9 + 3
         # buildinfo, metric names, the first window, then 3 requests into the second
         proxy.on_request = lambda n: p.kill() if n == 2 + per_window + 3 else None
+        settings = "select current_setting('threads'), current_setting('write_buffer_row_group_count')"
+        before = con.execute(settings).fetchall()
         with PromClient(Connection(proxy.url, retries=0)) as client, pytest.raises(GpucostError) as err:
             collect_prometheus(con, client, opts)
+        assert con.execute(settings).fetchall() == before        # the collector's DuckDB settings undone
         if commit_rows:
             assert "(nothing was written)" in str(err.value)
             assert con.execute("select count(*) from loads").fetchone() == (0,)
