@@ -170,6 +170,13 @@ def _check_identity(con: duckdb.DuckDBPyConnection, chunk: Window) -> None:
                            "(duplicate device or telemetry rows in a source?)")
 
 
+def _replace_chunk(con: duckdb.DuckDBPyConnection, model: Model, chunk: Window, params: dict) -> int:
+    """An incremental model's rows for the chunk, replaced; returns how many were written."""
+    con.execute(f"delete from {model.name} where {model.key} >= $s and {model.key} < $e",
+                {"s": chunk.start, "e": chunk.end})
+    return con.execute(f"insert into {model.name} by name {model.sql}", _bind(model, params)).fetchall()[0][0]
+
+
 def build(con: duckdb.DuckDBPyConnection, settings: Settings, window: Window | None = None,
           progress: Callable[[int, int], None] | None = None) -> BuildSummary:
     """Rebuild the marts for ``window`` (default: what loads changed since the last build).
@@ -200,13 +207,7 @@ def build(con: duckdb.DuckDBPyConnection, settings: Settings, window: Window | N
                 elif model.materialize == "merge":
                     con.execute(f"insert or ignore into {model.name} by name {model.sql}", _bind(model, params))
                 elif model.materialize == "incremental":
-                    con.execute(f"delete from {model.name} where {model.key} >= $window_start "
-                                f"and {model.key} < $window_end",
-                                {"window_start": chunk.start, "window_end": chunk.end})
-                    con.execute(f"insert into {model.name} by name {model.sql}", _bind(model, params))
-                    rows[model.name] += con.execute(
-                        f"select count(*) from {model.name} where {model.key} >= $s and {model.key} < $e",
-                        {"s": chunk.start, "e": chunk.end}).fetchone()[0]
+                    rows[model.name] += _replace_chunk(con, model, chunk, params)
                 spent[model.name] = spent.get(model.name, 0.0) + time.perf_counter() - began
             _check_identity(con, chunk)
             if progress:
