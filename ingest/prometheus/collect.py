@@ -8,10 +8,10 @@ RawLoad (source 'prometheus:<cluster>'). Consecutive windows share a transaction
 holds `commit_rows` rows: DuckDB then writes them compressed straight into the file instead of
 through its write-ahead log and a second time at the checkpoint (half the write cost for a
 small fleet's days; a 1,000-GPU day at 60 s is 1.4 M rows, a transaction of its own). A
-failure leaves no part of the open transaction's windows and those committed before intact;
-at most `commit_rows` rows of work are redone by the re-run. Without --start a collection resumes at the source's
-watermark (the end of its last loaded window), else starts `default_days` before the end;
-the end defaults to now minus `lag_s` (scrapes still arriving).
+failure leaves no part of the open transaction's windows and those committed before intact:
+a re-run redoes at most `commit_rows` rows of work. Without --start a collection resumes at
+the source's watermark (the end of its last loaded window), else starts `default_days` before
+the end; the end defaults to now minus `lag_s` (scrapes still arriving).
 """
 
 from __future__ import annotations
@@ -283,7 +283,7 @@ def _set(con: duckdb.DuckDBPyConnection, settings: dict[str, str]) -> dict[str, 
     """Apply settings; returns their previous values (for restoring)."""
     before = {name: str(con.execute(f"select current_setting('{name}')").fetchall()[0][0]) for name in settings}
     for name, value in settings.items():
-        con.execute(f"set {name} = '{value.replace(chr(39), '')}'")
+        con.execute(f"set {name} = '{value}'")
     return before
 
 
