@@ -53,6 +53,18 @@ checkpoint, no deletes when the window is new), load validation by min/max:
     gpucost          1.78     1,452,055    2.10   1.74 1.78 2.36
     gpucost vs client: 6.4x faster; vs floor: 0.96x; vs floor-nogc: 2.55x
 
+and again at 23:42 (load average 0.4), the client's runs faster this time:
+
+    client           9.80       263,259    9.83   10.99 9.51 9.80
+    floor            1.70     1,519,139    1.60   1.62 1.83 1.70
+    floor-nogc       0.69     3,754,208    0.52   0.69 0.73 0.65
+    gpucost          1.76     1,463,419    1.99   1.95 1.72 1.76
+    gpucost vs client: 5.6x faster; vs floor: 1.04x; vs floor-nogc: 2.57x
+
+What is left is mostly DuckDB's insert into the 34-column raw table (~1.0 s of work on the
+writer thread, which is now the critical path): an absent column costs about as much as a
+filled one.
+
 (gpucost is faster than the floor because the floor builds a Python object per sample.)
 """
 
