@@ -169,6 +169,23 @@ def test_ranges_are_split_under_the_points_limit(prom, truth):
     assert con.execute(sql, [day]).fetchall() == truth.execute(sql, [day]).fetchall()
 
 
+def test_real_prometheus_answers_take_the_fast_parse(prom):
+    """Prometheus' compact JSON is what matrix._parse_matrix_fast expects: if a release changed
+    the layout, collection would still work (the plain path) but 2x slower - this says so."""
+    from gpucost.ingest.prometheus.matrix import _parse_matrix_fast, _parse_matrix_plain
+    from gpucost.ingest.prometheus.queries import FIELDS_BY_NAME, dcgm_query
+
+    start = int((CFG.start - datetime(1970, 1, 1)).total_seconds())
+    query = dcgm_query(FIELDS_BY_NAME["DCGM_FI_DEV_GPU_UTIL"], "", "299999ms")
+    with PromClient(Connection(prom.url, retries=0)) as client:
+        body = client.get("/api/v1/query_range", {"query": query, "start": start, "end": start + 86_100,
+                                                  "step": 300}, "probe")
+    fast, plain = _parse_matrix_fast(body, "probe"), _parse_matrix_plain(body, "probe", None)
+    assert fast is not None and fast.samples > 10_000
+    assert fast.labels == plain.labels and fast.ts.tolist() == plain.ts.tolist()
+    assert fast.values.tolist() == plain.values.tolist()
+
+
 def test_prometheus_refuses_more_than_11000_points_and_the_error_is_clear(prom):
     with PromClient(Connection(prom.url, retries=0)) as client:
         start = int((CFG.start - datetime(1970, 1, 1)).total_seconds()) * 1000
