@@ -107,3 +107,22 @@ def built_world(settings: Settings, tables: list[tuple[str, pa.Table]], day: dat
         load_tables(con, "test", Window(day, day + timedelta(days=days)), tables)
         build(con, s)
         yield con
+
+
+def simulated(db: Path, config, recommend: bool = False, publish: bool = False) -> Settings:
+    """A warehouse at ``db`` holding the simulator's world for ``config`` (a SimConfig), built;
+    optionally with recommendations computed and the dashboard's snapshot published."""
+    from gpucost.build import build
+    from gpucost.commands.recommend import compute
+    from gpucost.ingest.simulate import simulate_to_warehouse
+    from gpucost.warehouse import open_warehouse, publish_snapshot
+
+    settings = Settings(db=db)
+    with open_warehouse(settings, create=True) as con:
+        simulate_to_warehouse(con, config)
+        build(con, settings)
+        if recommend:
+            compute(con, settings)
+        if publish:
+            publish_snapshot(con, settings)
+    return settings

@@ -15,14 +15,14 @@ from urllib.parse import quote
 
 import pytest
 
-from gpucost.build import build
 from gpucost.dashboard.data import jobs as jobs_data
 from gpucost.dashboard.data.common import resolve_window
 from gpucost.dashboard.filters import parse_query
-from gpucost.ingest.simulate import SimConfig, simulate_to_warehouse
+from gpucost.ingest.simulate import SimConfig
 from gpucost.settings import Settings
-from gpucost.warehouse import open_warehouse, publish_snapshot
+from gpucost.warehouse import open_warehouse
 from test_dashboard import ARTIFACTS, _open, _Server, context  # noqa: F401 - context is a fixture
+from conftest import simulated
 
 GPUS = 32
 
@@ -48,12 +48,7 @@ GRAPHS_JS = """() => {
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory) -> Settings:
-    settings = Settings(db=tmp_path_factory.mktemp("sim") / "w.duckdb")
-    with open_warehouse(settings, create=True) as con:
-        simulate_to_warehouse(con, SimConfig(gpus=GPUS, days=8, seed=7, step_seconds=settings.step_seconds))
-        build(con, settings)
-        publish_snapshot(con, settings)
-    return settings
+    return simulated(tmp_path_factory.mktemp("sim") / "w.duckdb", SimConfig(gpus=GPUS, days=8, seed=7), publish=True)
 
 
 @pytest.fixture(scope="module")

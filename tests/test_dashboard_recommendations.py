@@ -8,24 +8,18 @@ from __future__ import annotations
 
 import pytest
 
-from gpucost.build import build
-from gpucost.commands.recommend import compute
 from gpucost.dashboard import formatting as fmt
-from gpucost.ingest.simulate import SimConfig, simulate_to_warehouse
+from gpucost.ingest.simulate import SimConfig
 from gpucost.settings import Settings
-from gpucost.warehouse import open_warehouse, publish_snapshot
+from gpucost.warehouse import open_warehouse
 from test_dashboard import ARTIFACTS, _open, _Server, context  # noqa: F401 - context is a fixture
+from conftest import simulated
 
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory) -> Settings:
-    settings = Settings(db=tmp_path_factory.mktemp("recsim") / "w.duckdb")
-    with open_warehouse(settings, create=True) as con:
-        simulate_to_warehouse(con, SimConfig(gpus=16, days=2, seed=3))
-        build(con, settings)
-        compute(con, settings)
-        publish_snapshot(con, settings)
-    return settings
+    return simulated(tmp_path_factory.mktemp("recsim") / "w.duckdb", SimConfig(gpus=16, days=2, seed=3),
+                     recommend=True, publish=True)
 
 
 def _table(settings: Settings, team: str | None = None) -> tuple[int, float]:

@@ -13,17 +13,14 @@ from gpucost.ingest.loads import Window
 from gpucost.ingest.simulate import SimConfig, simulate_to_warehouse
 from gpucost.settings import Settings
 from gpucost.warehouse import open_warehouse, public_tables
+from conftest import simulated
 
 CONFIG = SimConfig(gpus=48, days=2, seed=7)
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Settings:
-    settings = Settings(db=tmp_path_factory.mktemp("demo") / "demo.duckdb")
-    with open_warehouse(settings, create=True) as con:
-        simulate_to_warehouse(con, CONFIG)
-        build(con, settings)
-    return settings
+    return simulated(tmp_path_factory.mktemp("demo") / "demo.duckdb", CONFIG)
 
 
 def checksums(con, folder) -> dict[str, str]:

@@ -15,10 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from gpucost.build import build
-from gpucost.ingest.simulate import SimConfig, simulate_to_warehouse
-from gpucost.settings import Settings
-from gpucost.warehouse import open_warehouse, publish_snapshot
+from gpucost.ingest.simulate import SimConfig
+from conftest import simulated
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
@@ -37,11 +35,7 @@ def test_notebooks_are_committed_without_outputs():
 @pytest.mark.slow
 def test_notebooks_run_clean_on_a_demo_warehouse(tmp_path):
     pytest.importorskip("nbmake")
-    settings = Settings(db=tmp_path / "demo.duckdb")
-    with open_warehouse(settings, create=True) as con:
-        simulate_to_warehouse(con, SimConfig(gpus=16, days=2, seed=1))
-        build(con, settings)
-        publish_snapshot(con, settings)
+    settings = simulated(tmp_path / "demo.duckdb", SimConfig(gpus=16, days=2, seed=1), publish=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("GPUCOST_")}
     env["GPUCOST_DB"] = str(settings.db)
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbmake",

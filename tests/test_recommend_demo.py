@@ -19,22 +19,18 @@ import yaml
 
 from gpucost.analytics.recommend.patches import ANNOTATION
 from gpucost.analytics.recommend.runner import kinds
-from gpucost.build import build
 from gpucost.cli import main
-from gpucost.ingest.simulate import SimConfig, simulate_to_warehouse
+from gpucost.ingest.simulate import SimConfig
 from gpucost.settings import Settings
 from gpucost.warehouse import open_warehouse, snapshot_path
+from conftest import simulated
 
 CONFIG = SimConfig(gpus=128, days=3, seed=1)
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Settings:
-    settings = Settings(db=tmp_path_factory.mktemp("recdemo") / "demo.duckdb")
-    with open_warehouse(settings, create=True) as con:
-        simulate_to_warehouse(con, CONFIG)
-        build(con, settings)
-    return settings
+    return simulated(tmp_path_factory.mktemp("recdemo") / "demo.duckdb", CONFIG)
 
 
 @pytest.fixture(scope="module")
