@@ -281,7 +281,7 @@ COLLECT_SETTINGS = {"threads": "1", "write_buffer_row_group_count": "1", "checkp
 
 def _set(con: duckdb.DuckDBPyConnection, settings: dict[str, str]) -> dict[str, str]:
     """Apply settings; returns their previous values (for restoring)."""
-    before = {name: str(con.execute(f"select current_setting('{name}')").fetchall()[0][0]) for name in settings}
+    before = {name: str(con.execute("select current_setting(?)", [name]).fetchall()[0][0]) for name in settings}
     for name, value in settings.items():
         con.execute(f"set {name} = '{value}'")
     return before
